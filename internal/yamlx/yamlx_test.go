@@ -18,17 +18,17 @@ type inner struct {
 }
 
 type sample struct {
-	meta     `json:",inline"`
-	Count    int            `yaml:"count"`
-	Port     uint16         `yaml:"port"`
-	On       bool           `yaml:"on"`
-	Wait     time.Duration  `yaml:"wait"`
-	Addr     netip.Addr     `yaml:"addr"`
-	Items    []inner        `yaml:"items"`
-	Opt      *inner         `yaml:"opt"`
-	Extra    map[string]any `yaml:"extra"`
-	Skip     string         `yaml:"-"`
-	Unnamed  string
+	meta    `json:",inline"`
+	Count   int            `yaml:"count"`
+	Port    uint16         `yaml:"port"`
+	On      bool           `yaml:"on"`
+	Wait    time.Duration  `yaml:"wait"`
+	Addr    netip.Addr     `yaml:"addr"`
+	Items   []inner        `yaml:"items"`
+	Opt     *inner         `yaml:"opt"`
+	Extra   map[string]any `yaml:"extra"`
+	Skip    string         `yaml:"-"`
+	Unnamed string
 }
 
 func TestDecodeValid(t *testing.T) {
