@@ -148,7 +148,7 @@ func Decode(file string, data []byte, out any) (*Doc, error) {
 		if errors.Is(err, io.EOF) {
 			return &Doc{File: file, Pos: Positions{}}, ErrorList{{File: file, Pos: Pos{1, 1}, Msg: "the file is empty"}}
 		}
-		return &Doc{File: file, Pos: Positions{}}, ErrorList{syntaxError(file, err)}
+		return &Doc{File: file, Pos: Positions{}}, ErrorList{syntaxError(file, data, err)}
 	}
 	return DecodeNode(file, &root, out)
 }
@@ -182,7 +182,7 @@ func Documents(file string, data []byte) ([]*yaml.Node, error) {
 			return docs, nil
 		}
 		if err != nil {
-			return docs, ErrorList{syntaxError(file, err)}
+			return docs, ErrorList{syntaxError(file, data, err)}
 		}
 		if n.Kind == yaml.DocumentNode && (len(n.Content) == 0 || (n.Content[0].Kind == yaml.ScalarNode && n.Content[0].Tag == "!!null")) {
 			continue
@@ -192,8 +192,10 @@ func Documents(file string, data []byte) ([]*yaml.Node, error) {
 }
 
 // syntaxError turns a yaml library error ("yaml: line 3: ...") into an Error
-// with a position.
-func syntaxError(file string, err error) *Error {
+// with a position. The library reports the line where the enclosing block
+// starts; the line that breaks the document is found by parsing growing
+// prefixes of it.
+func syntaxError(file string, data []byte, err error) *Error {
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, "yaml: ")
 	e := &Error{File: file, Msg: msg}
@@ -206,8 +208,36 @@ func syntaxError(file string, err error) *Error {
 			}
 		}
 	}
+	if line := firstBadLine(data); line > e.Line {
+		e.Line, e.Col = line, 1
+	}
 	e.Msg = "invalid YAML: " + e.Msg
 	return e
+}
+
+// firstBadLine returns the number of the first line whose addition makes the
+// document fail to parse, or 0.
+func firstBadLine(data []byte) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if len(lines) > 2000 {
+		return 0
+	}
+	var prefix []byte
+	for i, l := range lines {
+		prefix = append(prefix, l...)
+		dec := yaml.NewDecoder(bytes.NewReader(prefix))
+		for {
+			var n yaml.Node
+			err := dec.Decode(&n)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return i + 1
+			}
+		}
+	}
+	return 0
 }
 
 type decoder struct {
@@ -586,4 +616,31 @@ func distance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// Merge combines decoding errors with errors found afterwards (validation of
+// what could be decoded). A later error at or below a path that already has
+// a decoding error is dropped: it is a consequence, not news.
+func Merge(decodeErr, laterErr error) error {
+	var dl, ll ErrorList
+	if decodeErr != nil && !errors.As(decodeErr, &dl) {
+		return decodeErr
+	}
+	if laterErr != nil && !errors.As(laterErr, &ll) {
+		return errors.Join(decodeErr, laterErr)
+	}
+	out := append(ErrorList{}, dl...)
+	for _, e := range ll {
+		shadowed := false
+		for _, d := range dl {
+			if e.Path == d.Path || strings.HasPrefix(e.Path, d.Path+".") || strings.HasPrefix(e.Path, d.Path+"[") {
+				shadowed = true
+				break
+			}
+		}
+		if !shadowed {
+			out = append(out, e)
+		}
+	}
+	return out.Err()
 }
