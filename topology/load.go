@@ -2,7 +2,7 @@ package topology
 
 import (
 	"embed"
-		"fmt"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
