@@ -210,7 +210,7 @@ func (m *Manager) build(ctx context.Context, l *Lab, nets []topology.Network, no
 	}
 	var deploy []int
 	for i, n := range nodes {
-		if n.Kind != "host" {
+		if n.Kind != "host" || (n.Host != nil && len(n.Host.Services) > 0) {
 			deploy = append(deploy, i)
 		}
 	}
@@ -275,19 +275,16 @@ func names[T any](xs []T, f func(T) string) string {
 func (m *Manager) preflight(ctx context.Context, l *Lab, nodes []topology.Node) error {
 	var missing []string
 	for _, n := range nodes {
-		if n.Kind == "host" {
-			continue
-		}
 		if _, ok := m.Kinds[n.Kind]; !ok {
 			missing = append(missing, fmt.Sprintf("node %s needs kind %q", n.Name, n.Kind))
 		}
 	}
 	if len(missing) > 0 {
-		avail := []string{"host"}
+		var avail []string
 		for k := range m.Kinds {
 			avail = append(avail, k)
 		}
-		sort.Strings(avail[1:])
+		sort.Strings(avail)
 		return fmt.Errorf("this onp cannot run every node of lab %q: %s; kinds available: %s. Nothing was created",
 			l.Name, strings.Join(missing, "; "), strings.Join(avail, ", "))
 	}

@@ -64,6 +64,7 @@ type Node struct {
 	// Forwarding enables IP forwarding; defaults to true for router kinds.
 	Forwarding *bool `yaml:"forwarding,omitempty"`
 
+	Host  *HostSpec   `yaml:"host,omitempty"`
 	VyOS  *VyOSSpec   `yaml:"vyos,omitempty"`
 	SNO   *SNOSpec    `yaml:"sno,omitempty"`
 	FRR   *DaemonSpec `yaml:"frr,omitempty"`
@@ -88,6 +89,22 @@ type Route struct {
 	// To is a prefix or "default".
 	To  string `yaml:"to"`
 	Via string `yaml:"via"`
+}
+
+// HostSpec configures a host node: a plain Linux network namespace that
+// may run processes of the user's choice.
+type HostSpec struct {
+	Services []ServiceSpec `yaml:"services,omitempty"`
+}
+
+// ServiceSpec is a long-running process onp starts in a node, restarts if
+// it dies, and stops on down.
+type ServiceSpec struct {
+	Name string `yaml:"name"`
+	// Command is the program and its arguments.
+	Command []string `yaml:"command"`
+	// Restart is always (default), on-failure or never.
+	Restart string `yaml:"restart,omitempty"`
 }
 
 // VyOSSpec configures a vyos node.

@@ -291,7 +291,7 @@ func (v *validator) kindSpec(p string, n *Node) {
 		kind, field string
 		set         bool
 	}{
-		{"vyos", "vyos", n.VyOS != nil}, {"sno", "sno", n.SNO != nil}, {"frr", "frr", n.FRR != nil},
+		{"host", "host", n.Host != nil}, {"vyos", "vyos", n.VyOS != nil}, {"sno", "sno", n.SNO != nil}, {"frr", "frr", n.FRR != nil},
 		{"bird", "bird", n.BIRD != nil}, {"gobgp", "gobgp", n.GoBGP != nil},
 	}
 	for _, s := range specs {
@@ -309,6 +309,27 @@ func (v *validator) kindSpec(p string, n *Node) {
 				v.errorf(fmt.Sprintf("%s.vyos.config[%d]", p, j), "%q is not a configuration command: use set ... or delete ... (onp adds configure, commit and save)", c)
 			}
 		}
+	}
+	if n.Host != nil {
+		seen := map[string]bool{}
+		for j, sv := range n.Host.Services {
+			sp := fmt.Sprintf("%s.host.services[%d]", p, j)
+			if !nodeNameRE.MatchString(sv.Name) {
+				v.errorf(sp+".name", "service name %q must start with a lower-case letter and use only a-z, 0-9 and '-'", sv.Name)
+			} else if seen[sv.Name] {
+				v.errorf(sp+".name", "duplicate service name %q", sv.Name)
+			}
+			seen[sv.Name] = true
+			if len(sv.Command) == 0 {
+				v.errorf(sp+".command", "a service needs a command, e.g. [python3, -m, http.server, \"8080\"]")
+			}
+			if sv.Restart != "" && sv.Restart != "always" && sv.Restart != "on-failure" && sv.Restart != "never" {
+				v.errorf(sp+".restart", "unknown restart policy %q: use always, on-failure or never", sv.Restart)
+			}
+		}
+	}
+	if n.Kind == "vyos" && len(n.Routes) > 0 {
+		v.errorf(p+".routes", "a vyos node takes its routes from its configuration: add set protocols static route ... to vyos.config")
 	}
 	for _, d := range []struct {
 		field string
