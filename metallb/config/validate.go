@@ -503,13 +503,16 @@ func (v *validator) pools(pools []*api.IPAddressPool) {
 				v.c.errorf(r, field, "invalid CIDR %q in pool %q: %v", text, p.Name, err)
 				continue
 			}
+			reported := false
 			for _, c := range prefixes {
 				for _, d := range all {
-					if c.Overlaps(d.prefix) {
+					if !reported && c.Overlaps(d.prefix) {
 						v.c.errorf(r, field, "CIDR %q in pool %q overlaps with already defined CIDR %q in pool %q", c.String(), p.Name, d.prefix.String(), d.pool)
-						break
+						reported = true
 					}
 				}
+			}
+			for _, c := range prefixes {
 				all = append(all, definedCIDR{c, p.Name})
 			}
 			out.CIDRs = append(out.CIDRs, prefixes...)
