@@ -52,7 +52,14 @@ func List() ([]string, error) {
 // Create makes a new, empty network namespace and bind-mounts it at
 // /run/netns/NAME. It fails if the name is taken. The calling goroutine's
 // namespace is not changed.
-func Create(name string) error {
+func Create(name string) error { return CreateWith(name, nil) }
+
+// CreateWith is Create with a setup function that runs inside the new
+// namespace before it is bind-mounted under its name. Whatever init does
+// (e.g. tagging the namespace) is therefore visible as soon as the name is:
+// a crash leaves either an empty, unmounted file or a fully initialised
+// namespace, never an uninitialised one under the name.
+func CreateWith(name string, init func() error) error {
 	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
 		return fmt.Errorf("invalid namespace name %q", name)
 	}
@@ -71,6 +78,11 @@ func Create(name string) error {
 	err = onLockedThread(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 			return fmt.Errorf("unshare network namespace: %w", err)
+		}
+		if init != nil {
+			if err := init(); err != nil {
+				return err
+			}
 		}
 		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
 		if err := unix.Mount(src, target, "none", unix.MS_BIND, ""); err != nil {
@@ -110,6 +122,14 @@ func Inode(path string) (uint64, error) {
 		return 0, err
 	}
 	return st.Ino, nil
+}
+
+// IsEmptyFile reports whether the named namespace path is an empty regular
+// file that is not a mounted namespace: what a crash between creating the
+// name and mounting the namespace leaves behind.
+func IsEmptyFile(name string) bool {
+	st, err := os.Lstat(Path(name))
+	return err == nil && st.Mode().IsRegular() && st.Size() == 0 && !IsMounted(name)
 }
 
 // IsMounted reports whether the named namespace file is a live namespace

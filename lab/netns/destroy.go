@@ -36,7 +36,9 @@ func labNamespaces(name string, journal []lab.Entry) (owned, foreign []string) {
 			continue
 		}
 		seen[ns] = true
-		if owner, ok := nsOwner(ns); (ok && owner == name) || inJournal[ns] {
+		// An empty unmounted file is no namespace at all: what a crash
+		// between naming and mounting a namespace leaves.
+		if owner, ok := nsOwner(ns); (ok && owner == name) || inJournal[ns] || nsx.IsEmptyFile(ns) {
 			owned = append(owned, ns)
 		} else {
 			foreign = append(foreign, ns)
@@ -70,9 +72,19 @@ func (p *Provider) Destroy(ctx context.Context, name string, journal []lab.Entry
 		}
 		rep.Processes = stopAll(pids, supervisorPid(pids))
 	}
+	// Root-namespace links: tagged ones, and veths whose peer is in the
+	// lab's fabric (a host link whose tag was not yet set).
+	fabricID := -2
+	if fd, err := os.Open(nsx.Path(topology.FabricNamespace(name))); err == nil && nsx.IsMounted(topology.FabricNamespace(name)) {
+		if id, err := netlink.GetNetNsIdByFd(int(fd.Fd())); err == nil && id >= 0 {
+			fabricID = id
+		}
+		fd.Close()
+	}
 	links, _ := netlink.LinkList()
 	for _, link := range links {
-		if owner, ok := tagLab(link.Attrs().Alias); ok && owner == name {
+		owner, ok := tagLab(link.Attrs().Alias)
+		if (ok && owner == name) || (link.Type() == "veth" && link.Attrs().NetNsID == fabricID) {
 			if err := netlink.LinkDel(link); err != nil && !errors.Is(err, syscall.ENODEV) {
 				errs = append(errs, fmt.Errorf("delete host link %s: %w", link.Attrs().Name, err))
 				continue

@@ -96,7 +96,7 @@ func (p *Provider) wire(l *lab.Lab, n *topology.Node, nsName string) error {
 			return err
 		}
 		v := &netlink.Veth{
-			LinkAttrs:        netlink.LinkAttrs{Name: port, Alias: tag(l.Name, "port", n.Name, ifName), MasterIndex: br.Attrs().Index},
+			LinkAttrs:        netlink.LinkAttrs{Name: port, MasterIndex: br.Attrs().Index},
 			PeerName:         ifName,
 			PeerNamespace:    netlink.NsFd(nodeFd),
 			PeerHardwareAddr: mac(l.Name, n.Name, ifName),
@@ -104,6 +104,7 @@ func (p *Provider) wire(l *lab.Lab, n *topology.Node, nsName string) error {
 		if err := fh.LinkAdd(v); err != nil {
 			return fmt.Errorf("create veth %s <-> %s:%s: %w", port, n.Name, ifName, err)
 		}
+		fh.LinkSetAlias(v, tag(l.Name, "port", n.Name, ifName))
 		if err := fh.LinkSetUp(v); err != nil {
 			return fmt.Errorf("%s up: %w", port, err)
 		}

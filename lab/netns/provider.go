@@ -191,34 +191,26 @@ func netipPrefix(n *net.IPNet) (netip.Prefix, bool) {
 	return netip.PrefixFrom(a.Unmap(), ones), true
 }
 
-// createNamespace journals and creates a namespace, then tags it, brings lo
-// up and applies baseline sysctls.
+// createNamespace journals and creates a namespace. Its loopback is tagged
+// and brought up, and the baseline sysctls are set, before the namespace is
+// mounted under its name: a namespace with a lab's name is always tagged.
 func createNamespace(l *lab.Lab, nsName, node, tagText string, sysctls map[string]string) error {
 	if err := l.Journal.Record(lab.Entry{Kind: "netns", Name: nsName, Node: node}); err != nil {
 		return err
 	}
-	if err := nsx.Create(nsName); err != nil {
-		return err
-	}
-	h, err := handle(nsName)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	lo, err := h.LinkByName("lo")
-	if err != nil {
-		return fmt.Errorf("loopback in %s: %w", nsName, err)
-	}
-	if err := h.LinkSetAlias(lo, tagText); err != nil {
-		return fmt.Errorf("tag namespace %s: %w", nsName, err)
-	}
-	if err := h.LinkSetUp(lo); err != nil {
-		return fmt.Errorf("loopback up in %s: %w", nsName, err)
-	}
-	if len(sysctls) == 0 {
-		return nil
-	}
-	return nsx.Do(nsx.Path(nsName), func() error {
+	return nsx.CreateWith(nsName, func() error {
+		// This runs on a thread inside the new namespace: the package-level
+		// netlink calls open their sockets here.
+		lo, err := netlink.LinkByName("lo")
+		if err != nil {
+			return fmt.Errorf("loopback in %s: %w", nsName, err)
+		}
+		if err := netlink.LinkSetAlias(lo, tagText); err != nil {
+			return fmt.Errorf("tag namespace %s: %w", nsName, err)
+		}
+		if err := netlink.LinkSetUp(lo); err != nil {
+			return fmt.Errorf("loopback up in %s: %w", nsName, err)
+		}
 		for k, v := range sysctls {
 			if err := os.WriteFile(filepath.Join("/proc/sys/net", k), []byte(v), 0o644); err != nil {
 				return fmt.Errorf("sysctl net/%s=%s in %s: %w", k, v, nsName, err)
@@ -254,9 +246,13 @@ func (p *Provider) CreateNetwork(ctx context.Context, l *lab.Lab, n *topology.Ne
 	if err := l.Journal.Record(lab.Entry{Kind: "bridge", Name: n.Name, Netns: fab}); err != nil {
 		return err
 	}
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Name, Alias: tag(l.Name, "bridge", n.Name), HardwareAddr: mac(l.Name, "bridge", n.Name)}}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Name, HardwareAddr: mac(l.Name, "bridge", n.Name)}}
 	if err := h.LinkAdd(br); err != nil {
 		return fmt.Errorf("create bridge %s: %w", n.Name, err)
+	}
+	// The kernel ignores an alias given at creation; set it now.
+	if err := h.LinkSetAlias(br, tag(l.Name, "bridge", n.Name)); err != nil {
+		return fmt.Errorf("tag bridge %s: %w", n.Name, err)
 	}
 	if err := h.LinkSetUp(br); err != nil {
 		return fmt.Errorf("bridge %s up: %w", n.Name, err)
@@ -278,9 +274,14 @@ func (p *Provider) createHostLink(l *lab.Lab, fabric *netlink.Handle, br netlink
 		return err
 	}
 	peer := topology.HostPortName(n.Name)
-	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name, Alias: tag(l.Name, "host", n.Name)}, PeerName: peer, PeerNamespace: netlink.NsFd(fd)}
+	v := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: name}, PeerName: peer, PeerNamespace: netlink.NsFd(fd)}
 	if err := netlink.LinkAdd(v); err != nil {
 		return fmt.Errorf("create host link %s: %w", name, err)
+	}
+	// Should onp die before the tag is set, the untagged end still goes away
+	// with the fabric namespace, which holds its peer.
+	if err := netlink.LinkSetAlias(v, tag(l.Name, "host", n.Name)); err != nil {
+		return fmt.Errorf("tag host link %s: %w", name, err)
 	}
 	port, err := fabric.LinkByName(peer)
 	if err != nil {
