@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/onp-lab/onp/internal/frr"
+	"github.com/onp-lab/onp/internal/nsx"
 )
 
 // Options configure one router.
@@ -45,6 +46,10 @@ type Options struct {
 	// Socket is the unix socket of the SSH server. Empty means Dir/ssh.sock;
 	// "none" disables it.
 	Socket string
+	// NetnsPath is the network namespace the router lives in (its TCP
+	// listener, FRR and interfaces). Empty means the namespace this process
+	// runs in, which is how onp starts the appliance.
+	NetnsPath string
 	// FailDelay is how long a failed password login waits. Zero means 1 s.
 	FailDelay time.Duration
 	// Vtysh is the vtysh binary; empty means "vtysh" from PATH.
@@ -166,7 +171,7 @@ func Run(ctx context.Context, opts Options) error {
 		lns = append(lns, l)
 	}
 	if opts.Listen != "none" {
-		l, err := net.Listen("tcp", opts.Listen)
+		l, err := listenTCP(opts.NetnsPath, opts.Listen)
 		if err != nil {
 			closeAll()
 			return fmt.Errorf("appliance: ssh listen %s: %w (another sshd in this namespace?)", opts.Listen, err)
@@ -216,6 +221,20 @@ func Run(ctx context.Context, opts Options) error {
 	return nil
 }
 
+// listenTCP opens the TCP listener inside the router's namespace.
+func listenTCP(nsPath, addr string) (net.Listener, error) {
+	if nsPath == "" {
+		return net.Listen("tcp", addr)
+	}
+	var l net.Listener
+	err := nsx.Do(nsPath, func() error {
+		var err error
+		l, err = net.Listen("tcp", addr)
+		return err
+	})
+	return l, err
+}
+
 // runtime ties the SSH server to the router's FRR and CLI engine, which
 // come up after the listeners.
 type runtime struct {
@@ -247,11 +266,12 @@ func (rt *runtime) fail(err error) {
 
 func (rt *runtime) start(ctx context.Context) error {
 	in, err := frr.Start(ctx, frr.Options{
-		Dir:    rt.opts.FRRDir,
-		BinDir: rt.opts.FRRBinDir,
-		Vtysh:  rt.opts.Vtysh,
-		OnExit: func(daemon string, err error) { rt.daemonDied(ctx, daemon, err) },
-		Logger: rt.log,
+		Dir:       rt.opts.FRRDir,
+		NetnsPath: rt.opts.NetnsPath,
+		BinDir:    rt.opts.FRRBinDir,
+		Vtysh:     rt.opts.Vtysh,
+		OnExit:    func(daemon string, err error) { rt.daemonDied(ctx, daemon, err) },
+		Logger:    rt.log,
 	})
 	if err != nil {
 		return fmt.Errorf("appliance: start FRR: %w", err)

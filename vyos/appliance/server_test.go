@@ -453,3 +453,15 @@ func TestSplitWords(t *testing.T) {
 		}
 	}
 }
+
+func FuzzSplitWords(f *testing.F) {
+	f.Add(`sg vyattacfg -c "/bin/vbash -c 'show version'"`)
+	f.Add(`a\ b "c\"d" 'e"f' \`)
+	f.Fuzz(func(t *testing.T, s string) {
+		ws, err := splitWords(s)
+		if err == nil && len(ws) > len(s)+1 {
+			t.Fatalf("%d words from %d bytes", len(ws), len(s))
+		}
+		joinWords(ws)
+	})
+}

@@ -396,3 +396,67 @@ func randHex(n int) string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// WindowSize is a terminal size in characters.
+type WindowSize struct{ Width, Height int }
+
+// ShellOptions wire an interactive login to a terminal.
+type ShellOptions struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Term           string // TERM; empty means "xterm"
+	Size           WindowSize
+	// Resize delivers window size changes (SIGWINCH); may be nil.
+	Resize <-chan WindowSize
+}
+
+// Shell runs an interactive login session on a PTY (the caller puts its
+// own terminal in raw mode) and returns the session's exit status.
+func (c *Client) Shell(ctx context.Context, o ShellOptions) (int, error) {
+	s, err := c.ssh.NewSession()
+	if err != nil {
+		return 0, fmt.Errorf("vyos driver: %s: open session: %w", c.name, err)
+	}
+	defer s.Close()
+	if o.Term == "" {
+		o.Term = "xterm"
+	}
+	if o.Size.Width <= 0 {
+		o.Size.Width = 80
+	}
+	if o.Size.Height <= 0 {
+		o.Size.Height = 24
+	}
+	if err := s.RequestPty(o.Term, o.Size.Height, o.Size.Width, ssh.TerminalModes{ssh.ECHO: 1}); err != nil {
+		return 0, fmt.Errorf("vyos driver: %s: request terminal: %w", c.name, err)
+	}
+	s.Stdin, s.Stdout, s.Stderr = o.Stdin, o.Stdout, o.Stderr
+	if err := s.Shell(); err != nil {
+		return 0, fmt.Errorf("vyos driver: %s: start shell: %w", c.name, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Wait() }()
+	for {
+		select {
+		case ws, ok := <-o.Resize:
+			if !ok {
+				o.Resize = nil
+				continue
+			}
+			s.WindowChange(ws.Height, ws.Width)
+		case err := <-done:
+			var ee *ssh.ExitError
+			switch {
+			case err == nil:
+				return 0, nil
+			case errors.As(err, &ee):
+				return ee.ExitStatus(), nil
+			default:
+				return 0, fmt.Errorf("vyos driver: %s: shell: %w", c.name, err)
+			}
+		case <-ctx.Done():
+			s.Close()
+			return 0, ctx.Err()
+		}
+	}
+}
