@@ -333,7 +333,7 @@ func (d *streamDecoder) checkMeta(obj Object, k Kind, ydoc *yamlx.Doc, item int,
 		d.fail(at("metadata.namespace"), item, ref, prefix+"metadata.namespace", "invalid namespace %q: must be at most 63 lower case alphanumeric characters or '-', starting and ending with an alphanumeric character", m.Namespace)
 	}
 	for _, key := range sortedKeys(m.Labels) {
-		path := fmt.Sprintf("metadata.labels[%q]", key)
+		path := "metadata.labels" + pathKey(key)
 		if err := ValidateLabelKey(key); err != nil {
 			d.fail(at(path), item, ref, prefix+"metadata.labels", "%v", err)
 		} else if err := ValidateLabelValue(m.Labels[key]); err != nil {
@@ -342,9 +342,23 @@ func (d *streamDecoder) checkMeta(obj Object, k Kind, ydoc *yamlx.Doc, item int,
 	}
 	for _, key := range sortedKeys(m.Annotations) {
 		if err := ValidateLabelKey(key); err != nil {
-			d.fail(at(fmt.Sprintf("metadata.annotations[%q]", key)), item, ref, prefix+"metadata.annotations", "invalid annotation key: %v", err)
+			d.fail(at("metadata.annotations"+pathKey(key)), item, ref, prefix+"metadata.annotations", "invalid annotation key: %v", err)
 		}
 	}
+}
+
+// pathKey renders a map key in a field path as yamlx does: ".key" for
+// plain identifiers, `["key"]` otherwise.
+func pathKey(k string) string {
+	for _, r := range k {
+		if !(r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return fmt.Sprintf("[%q]", k)
+		}
+	}
+	if k == "" {
+		return `[""]`
+	}
+	return "." + k
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -16,12 +16,16 @@ import (
 func doc(apiVersion, kind, name, body string) string {
 	return fmt.Sprintf("apiVersion: %s\nkind: %s\nmetadata: {name: %s, namespace: metallb-system}\n%s\n---\n", apiVersion, kind, name, body)
 }
-func pool(name, spec string) string { return doc("metallb.io/v1beta1", "IPAddressPool", name, "spec: "+spec) }
+func pool(name, spec string) string {
+	return doc("metallb.io/v1beta1", "IPAddressPool", name, "spec: "+spec)
+}
 func peer(name, spec string) string { return doc("metallb.io/v1beta2", "BGPPeer", name, "spec: "+spec) }
 func adv(name, spec string) string {
 	return doc("metallb.io/v1beta1", "BGPAdvertisement", name, "spec: "+spec)
 }
-func bfd(name, spec string) string { return doc("metallb.io/v1beta1", "BFDProfile", name, "spec: "+spec) }
+func bfd(name, spec string) string {
+	return doc("metallb.io/v1beta1", "BFDProfile", name, "spec: "+spec)
+}
 func community(name, spec string) string {
 	return doc("metallb.io/v1beta1", "Community", name, "spec: "+spec)
 }
