@@ -1,0 +1,45 @@
+# onp — see README.md. Targets that build labs or run the tests need root.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+GO ?= go
+BIN := bin/onp
+PKG := ./...
+
+.PHONY: all setup build test test-short bench lint fuzz lab clean
+
+all: build
+
+setup:
+	./scripts/setup.sh
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/onp
+
+# The whole test suite: unit tests, and as root the integration tests with
+# real namespaces, FRR, BIRD, gobgpd and nftables.
+test: setup build lint
+	$(GO) test -count=1 -timeout 80m $(PKG)
+
+# Unit tests only (no root needed).
+test-short:
+	$(GO) test -short -count=1 $(PKG)
+
+# Speed and memory targets: medians against peers measured in the same run.
+bench: setup build
+	$(GO) run ./cmd/onp-bench -onp $(BIN)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKG)
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./topology
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/yamlx
+
+# The reference lab, built and checked.
+lab: setup build
+	./$(BIN) up
+
+clean:
+	-./$(BIN) down --all
+	rm -rf bin
