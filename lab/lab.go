@@ -490,11 +490,13 @@ func (m *Manager) destroy(ctx context.Context, name string) (*DestroyReport, err
 	if err != nil {
 		return rep, err
 	}
-	if _, err := os.Stat(dir); err == nil {
-		if err := os.RemoveAll(dir); err != nil {
-			return rep, fmt.Errorf("remove lab directory %s: %w", dir, err)
+	for _, d := range []string{RunDir(name), dir} {
+		if _, err := os.Stat(d); err == nil {
+			if err := os.RemoveAll(d); err != nil {
+				return rep, fmt.Errorf("remove %s: %w", d, err)
+			}
+			rep.Files = append(rep.Files, d)
 		}
-		rep.Files = append(rep.Files, dir)
 	}
 	return rep, nil
 }

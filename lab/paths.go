@@ -29,3 +29,14 @@ func (p Paths) LabDir(name string) string { return filepath.Join(p.Home, "labs",
 // LockFile serialises commands on one lab. It lives outside the lab
 // directory so that removing the lab does not remove a held lock.
 func (p Paths) LockFile(name string) string { return filepath.Join(p.Home, "locks", name+".lock") }
+
+// RunBase holds short-lived runtime files (unix sockets, pid files) of
+// labs, one directory per lab. Socket paths must stay under 108 bytes, so
+// they live here rather than under a possibly long $ONP_HOME.
+const RunBase = "/run/onp"
+
+// RunDir is a lab's runtime directory; down removes it.
+func RunDir(labName string) string { return filepath.Join(RunBase, labName) }
+
+// NodeRunDir is one node's runtime directory.
+func NodeRunDir(labName, node string) string { return filepath.Join(RunBase, labName, node) }

@@ -56,6 +56,17 @@ type Node interface {
 	Stop(ctx context.Context, name string) error
 }
 
+// LocalNode is a node whose files and network namespace are on this
+// machine (the netns provider's nodes). Kinds that need more than the
+// transport (a namespace path for sockets, the node's directory) use it.
+type LocalNode interface {
+	Node
+	// Dir is the node's directory in the lab directory.
+	Dir() string
+	// NetnsPath is the path of the node's network namespace.
+	NetnsPath() string
+}
+
 // ExecOptions are the standard streams and environment of a command.
 type ExecOptions struct {
 	Stdin          io.Reader

@@ -134,7 +134,7 @@ use the same addresses. The default lab is called "onp".`,
 		c.GroupID = "onp"
 		root.AddCommand(c)
 	}
-	root.AddCommand(a.superviseCommand())
+	root.AddCommand(a.superviseCommand(), a.frrRouterCommand())
 	return root
 }
 
@@ -166,10 +166,15 @@ func (a *app) manager() *lab.Manager {
 	return &lab.Manager{
 		Paths: lab.Paths{Home: a.home},
 		Provider: &netns.Provider{
-			SupervisorArgv: func(dir string) []string { return []string{exe, "__supervise", "-v", "--dir", dir} },
+			SupervisorArgv: func(dir string) []string { return []string{exe, "-v", "__supervise", "--dir", dir} },
 			Logger:         a.logger(),
 		},
-		Kinds:    map[string]lab.Kind{"host": kinds.Host{}},
+		Kinds: map[string]lab.Kind{
+			"host":  kinds.Host{},
+			"frr":   kinds.FRR{Exe: exe},
+			"bird":  kinds.BIRD{},
+			"gobgp": kinds.GoBGP{},
+		},
 		Logger:   a.logger(),
 		Progress: a.ui,
 	}
