@@ -126,7 +126,7 @@ use the same addresses. The default lab is called "onp".`,
 		c.GroupID = "lab"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.execCommand(), a.shellCommand()} {
+	for _, c := range []*cobra.Command{a.execCommand(), a.shellCommand(), a.sshCommand()} {
 		c.GroupID = "nodes"
 		root.AddCommand(c)
 	}
@@ -134,7 +134,7 @@ use the same addresses. The default lab is called "onp".`,
 		c.GroupID = "onp"
 		root.AddCommand(c)
 	}
-	root.AddCommand(a.superviseCommand(), a.frrRouterCommand())
+	root.AddCommand(a.superviseCommand(), a.frrRouterCommand(), a.vyosRouterCommand())
 	return root
 }
 
@@ -171,6 +171,7 @@ func (a *app) manager() *lab.Manager {
 		},
 		Kinds: map[string]lab.Kind{
 			"host":  kinds.Host{},
+			"vyos":  kinds.VyOS{Exe: exe},
 			"frr":   kinds.FRR{Exe: exe},
 			"bird":  kinds.BIRD{},
 			"gobgp": kinds.GoBGP{},

@@ -2,12 +2,16 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"os"
 	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/onp-lab/onp/lab/kinds"
 	"github.com/onp-lab/onp/topology"
+	"github.com/onp-lab/onp/vyos/driver"
 )
 
 // onpBridges are the bridges of the OpenShift Network Playground, with its
@@ -99,7 +103,7 @@ with "onp apply -f" and add a router with "onp vyos NETWORK=sno0".`,
 }
 
 func (a *app) vyosCommand() *cobra.Command {
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   "vyos NETWORK=sno0[,NET2...] [NAME=vyos] [VERSION=1.3|1.4] [LAB=onp]",
 		Short: "Add a VyOS router to bridges (one interface per bridge)",
 		Long: `Add a fresh VyOS router, as the OpenShift Network Playground's
@@ -147,4 +151,88 @@ the login configured (vyos/vyos), no address and no BGP. Log in with
 			return nil
 		},
 	}
+	c.AddCommand(a.vyosConfigureCommand())
+	return c
+}
+
+// vyosConfigureCommand pushes configuration commands to a router with the
+// SSH driver, the way automation configures a real VyOS.
+func (a *app) vyosConfigureCommand() *cobra.Command {
+	var file string
+	var noSave bool
+	c := &cobra.Command{
+		Use:   "configure NODE -f FILE",
+		Short: "Push configuration commands (set/delete lines) to a router",
+		Long: `Push configuration-mode commands to a router over SSH in one commit, as
+automation tools do (an uploaded script-template script run with vbash). The
+file holds set/delete lines; configure, commit, save and exit lines (as in a
+typed session) and comments are skipped, since onp adds them. A refused
+command is reported with the router's own text and nothing is changed.`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: a.completeNodes,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if file == "" {
+				return usageError("give the commands with -f FILE (- for standard input)")
+			}
+			var data []byte
+			var err error
+			if file == "-" {
+				data, err = io.ReadAll(a.stdin)
+			} else {
+				data, err = os.ReadFile(file)
+			}
+			if err != nil {
+				return err
+			}
+			cmds := configLines(string(data))
+			if len(cmds) == 0 {
+				return usageError("%s has no set or delete commands", file)
+			}
+			m := a.manager()
+			l, err := m.Load(a.labName)
+			if err != nil {
+				return err
+			}
+			n := l.Topology.Node(args[0])
+			if n == nil {
+				_, err := m.Node(l, args[0])
+				return err
+			}
+			cl, err := kinds.DialRouter(cmd.Context(), l, n)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			end := a.ui.Phase(fmt.Sprintf("Configuring %s (%d commands)", n.Name, len(cmds)))
+			res, err := cl.Configure(cmd.Context(), cmds, driver.ConfigureOptions{Save: !noSave})
+			end(err)
+			if err != nil {
+				return err
+			}
+			if out := strings.TrimSpace(res.Output); out != "" {
+				fmt.Fprintln(a.stdout, out)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&file, "file", "f", "", "file with configuration commands (- for standard input)")
+	c.Flags().BoolVar(&noSave, "no-save", false, "commit without saving to config.boot")
+	return c
+}
+
+// configLines keeps the set/delete lines of a typed configuration session.
+func configLines(s string) []string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		switch strings.Fields(line)[0] {
+		case "configure", "commit", "save", "exit", "run":
+			continue
+		}
+		out = append(out, line)
+	}
+	return out
 }
