@@ -269,7 +269,9 @@ func TestFRRNotificationNamed(t *testing.T) {
 		}
 		return nil
 	})
-	if e, ok := ev.find(func(e Event) bool { return e.Type == EventPeerNotification && e.Notification != nil && !e.Notification.Sent }); !ok {
+	if e, ok := ev.find(func(e Event) bool {
+		return e.Type == EventPeerNotification && e.Notification != nil && !e.Notification.Sent
+	}); !ok {
 		t.Fatal("no peerNotification event")
 	} else if e.Notification.String() != "2/2 OPEN Message Error / Bad Peer AS" {
 		t.Fatalf("event notification %q", e.Notification)

@@ -662,7 +662,7 @@ func (s *Session) Status() Status {
 		EstablishedCount: s.st.establishedCount,
 		History:          slices.Clone(s.st.history),
 		LastError:        s.st.lastError, LastErrorTime: s.st.lastErrorTime,
-		Sent:             baseSent.add(bst.sent), Received: baseRecv.add(bst.received),
+		Sent: baseSent.add(bst.sent), Received: baseRecv.add(bst.received),
 		PrefixesDesired:    desired,
 		PrefixesAdvertised: bst.advertised,
 		NegotiatedHoldTime: bst.negotiatedHoldTime, KeepaliveInterval: bst.keepaliveInterval,
