@@ -255,6 +255,8 @@ type engine interface {
 	// Reapply pushes the committed configuration to FRR again (after a
 	// daemon restart).
 	Reapply(ctx context.Context) error
+	// Close releases what the engine holds (FRR is stopped separately).
+	Close() error
 }
 
 func (rt *runtime) fail(err error) {
@@ -328,6 +330,9 @@ func (rt *runtime) daemonDied(ctx context.Context, daemon string, err error) {
 }
 
 func (rt *runtime) stop() {
+	if rt.engine != nil {
+		rt.engine.Close()
+	}
 	if rt.frr != nil {
 		rt.frr.Stop(context.Background())
 	}

@@ -158,17 +158,12 @@ func (x *execer) script(ctx context.Context, script string) int {
 // op runs one operational-mode command.
 func (x *execer) op(ctx context.Context, line string) int {
 	sh := x.newShell(x.user)
-	out, _ := sh.Exec(ctx, line)
-	if out != "" && !strings.HasSuffix(out, "\n") {
-		out += "\n"
+	w := &crlfWriter{w: x.stdout, raw: true}
+	_, status := execTo(ctx, sh, line, w)
+	if w.n > 0 && w.last != '\n' {
+		io.WriteString(x.stdout, "\n")
 	}
-	st := failureStatus(out)
-	w := x.stdout
-	if st != 0 {
-		w = x.stderr
-	}
-	io.WriteString(w, out)
-	return st
+	return status
 }
 
 func (x *execer) vtyshCmd(ctx context.Context, args []string) int {

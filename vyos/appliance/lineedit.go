@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"io"
-	"sort"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -54,7 +53,7 @@ type lineEditor struct {
 	width int
 
 	// complete returns candidate next words for the text left of the cursor.
-	complete func(line string) []string
+	complete func(line string) []candidate
 
 	history []string
 
@@ -67,7 +66,13 @@ type lineEditor struct {
 	wbuf    []byte
 }
 
-func newLineEditor(in io.Reader, out io.Writer, width int, complete func(string) []string) *lineEditor {
+// candidate is a possible next word ("<x.x.x.x>" for a value format) and
+// its help text.
+type candidate struct {
+	Word, Help string
+}
+
+func newLineEditor(in io.Reader, out io.Writer, width int, complete func(string) []candidate) *lineEditor {
 	if width <= 0 {
 		width = 80
 	}
@@ -508,21 +513,21 @@ func (e *lineEditor) completeWord(head, last string, list bool) {
 	} else {
 		partial = left
 	}
-	var cands []string
+	var cands []candidate
 	seen := map[string]bool{}
 	for _, c := range e.complete(left) {
-		if c == "" || seen[c] {
+		if c.Word == "" || seen[c.Word] {
 			continue
 		}
-		if strings.HasPrefix(c, partial) || strings.HasPrefix(c, "<") {
-			seen[c] = true
+		if strings.HasPrefix(c.Word, partial) || strings.HasPrefix(c.Word, "<") {
+			seen[c.Word] = true
 			cands = append(cands, c)
 		}
 	}
 	var words []string // candidates that can be typed
 	for _, c := range cands {
-		if !strings.HasPrefix(c, "<") {
-			words = append(words, c)
+		if !strings.HasPrefix(c.Word, "<") {
+			words = append(words, c.Word)
 		}
 	}
 	if !list && len(words) > 0 {
@@ -541,16 +546,23 @@ func (e *lineEditor) completeWord(head, last string, list bool) {
 		e.writeString("\a")
 		return
 	}
-	// list the candidates, then redraw prompt and line
+	// list the candidates as VyOS does, then redraw prompt and line
 	e.moveTo(e.promptLen() + len(e.buf))
 	e.writeString("\r\nPossible completions:\r\n")
-	sorted := append([]string(nil), cands...)
-	sort.Strings(sorted)
-	if len(sorted) == 0 {
-		e.writeString("  <Enter>\tExecute the current command\r\n")
+	if len(cands) == 0 {
+		e.writeString("  <Enter>               Execute the current command\r\n")
 	}
-	for _, c := range sorted {
-		e.writeString("  " + c + "\r\n")
+	width := 0
+	for _, c := range cands {
+		width = max(width, runeWidth(c.Word))
+	}
+	width = max(width+2, 22)
+	for _, c := range cands {
+		line := "  " + c.Word
+		if c.Help != "" {
+			line += strings.Repeat(" ", width-runeWidth(c.Word)) + c.Help
+		}
+		e.writeString(line + "\r\n")
 	}
 	e.writeString("\r\n")
 	e.writePrompt(head, last)

@@ -106,7 +106,15 @@ func (t *vt) text(from, to int) string {
 	return strings.TrimRight(b.String(), " ")
 }
 
-func readAll(t *testing.T, input string, width int, complete func(string) []string) ([]string, *vt) {
+func cands(ws ...string) []candidate {
+	var out []candidate
+	for _, w := range ws {
+		out = append(out, candidate{Word: w})
+	}
+	return out
+}
+
+func readAll(t *testing.T, input string, width int, complete func(string) []candidate) ([]string, *vt) {
 	t.Helper()
 	term := newVT(width)
 	e := newLineEditor(strings.NewReader(input), term, width, complete)
@@ -125,7 +133,7 @@ func readAll(t *testing.T, input string, width int, complete func(string) []stri
 }
 
 func TestLineEditorKeys(t *testing.T) {
-	words := func(string) []string { return []string{"configure", "show", "set"} }
+	words := func(string) []candidate { return cands("configure", "show", "set") }
 	cases := []struct {
 		name, in string
 		want     []string
@@ -190,17 +198,17 @@ func TestLineEditorScreen(t *testing.T) {
 func TestLineEditorListing(t *testing.T) {
 	term := newVT(80)
 	var out bytes.Buffer
-	e := newLineEditor(strings.NewReader("set ?\r"), io.MultiWriter(term, &out), 80, func(l string) []string {
+	e := newLineEditor(strings.NewReader("set ?\r"), io.MultiWriter(term, &out), 80, func(l string) []candidate {
 		if l != "set " {
 			t.Errorf("completer got %q", l)
 		}
-		return []string{"protocols", "interfaces", "<text>"}
+		return []candidate{{"interfaces", "Network interfaces"}, {"protocols", "Routing protocols"}, {"<text>", ""}}
 	})
 	if _, err := e.ReadLine("[edit]\nvyos@vyos# "); err != nil {
 		t.Fatal(err)
 	}
 	s := out.String()
-	for _, want := range []string{"[edit]\r\nvyos@vyos# set ", "Possible completions:\r\n", "  interfaces\r\n", "  protocols\r\n", "  <text>\r\n"} {
+	for _, want := range []string{"[edit]\r\nvyos@vyos# set ", "Possible completions:\r\n", "  interfaces            Network interfaces\r\n", "  protocols             Routing protocols\r\n", "  <text>\r\n"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%q", want, s)
 		}
@@ -230,8 +238,8 @@ func FuzzLineEditor(f *testing.F) {
 	f.Add([]byte("sow\x1b[D\x1b[Dh\x1b[A\x1b[B\x01\x05\x15\x03\x04"), uint8(20))
 	f.Add([]byte("set ?\t\x1b[3~\x1bb\x1bf\x1b[1;5C\xff\xfe\xc3"), uint8(13))
 	f.Add([]byte("\x1b[\x1bO\x1b"), uint8(1))
-	complete := func(l string) []string {
-		return []string{"show", "set", "<x.x.x.x>", strconv.Itoa(len(l)), "é"}
+	complete := func(l string) []candidate {
+		return cands("show", "set", "<x.x.x.x>", strconv.Itoa(len(l)), "é")
 	}
 	f.Fuzz(func(t *testing.T, in []byte, w uint8) {
 		if len(in) > 1024 {

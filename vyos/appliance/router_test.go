@@ -362,7 +362,7 @@ func TestDriverCommitFailureChangesNothing(t *testing.T) {
 		text    string
 	}{
 		// commit-time check: a neighbor without remote-as
-		{[]string{"set protocols bgp 64512 neighbor 192.168.126.9 description x", "set protocols bgp 64512 parameters router-id 192.168.126.33"}, "commit", "remote-as must be set"},
+		{[]string{"set protocols bgp 64512 neighbor 192.168.126.9 description x", "set protocols bgp 64512 parameters router-id 192.168.126.33"}, "commit", "remote-as"},
 		// a path outside the CLI
 		{[]string{"set protocols bgp 64512 parameters router-id 192.168.126.33", "set protocols bgp 64512 no-such-node 1"}, "set protocols bgp 64512 no-such-node 1", "is not valid"},
 		// a bad value

@@ -37,6 +37,21 @@ type Shell interface {
 	RunScript(ctx context.Context, script string, stdout, stderr io.Writer) int
 }
 
+// execTo runs one line on sh, streaming its output to w, and returns
+// whether the session ends and the command's exit status. A Shell with
+// ExecTo (vyos.Shell) streams and reports the status itself; otherwise the
+// status is derived from VyOS's failure markers.
+func execTo(ctx context.Context, sh Shell, line string, w io.Writer) (exit bool, status int) {
+	if s, ok := sh.(interface {
+		ExecTo(context.Context, string, io.Writer) (bool, int)
+	}); ok {
+		return s.ExecTo(ctx, line, w)
+	}
+	out, exit := sh.Exec(ctx, line)
+	io.WriteString(w, out)
+	return exit, failureStatus(out)
+}
+
 // User is one login account.
 type User struct {
 	Name     string
@@ -392,7 +407,7 @@ func (s *session) shell(ctx context.Context) int {
 		return s.lines(ctx, sh, in)
 	}
 	out := s.ch
-	ed := newLineEditor(in, out, width, sh.Complete)
+	ed := newLineEditor(in, out, width, completer(sh))
 	s.mu.Lock()
 	s.editor = ed
 	ed.SetWidth(s.width) // a window-change may have come in between
@@ -409,14 +424,10 @@ func (s *session) shell(ctx context.Context) int {
 			return 0
 		}
 		ed.AddHistory(line)
-		res, exit := s.run(ctx, sh, in, line)
-		if res != "" {
-			if !strings.HasSuffix(res, "\n") {
-				res += "\n"
-			}
-			if _, err := io.WriteString(out, crlf(res)); err != nil {
-				return 0
-			}
+		w := &crlfWriter{w: out}
+		exit := s.run(ctx, sh, in, line, w)
+		if w.n > 0 && w.last != '\n' {
+			io.WriteString(out, "\r\n")
 		}
 		if exit || ctx.Err() != nil {
 			return 0
@@ -424,13 +435,15 @@ func (s *session) shell(ctx context.Context) int {
 	}
 }
 
-// run executes one line; Ctrl-C typed while it runs cancels it.
-func (s *session) run(ctx context.Context, sh Shell, in *inputPump, line string) (string, bool) {
+// run executes one line, streaming its output to w; Ctrl-C typed while it
+// runs cancels it.
+func (s *session) run(ctx context.Context, sh Shell, in *inputPump, line string, w io.Writer) bool {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	in.setInterrupt(cancel)
 	defer in.setInterrupt(nil)
-	return sh.Exec(cctx, line)
+	exit, _ := execTo(cctx, sh, line, w)
+	return exit
 }
 
 // lines runs commands read from stdin without a terminal: no echo, no prompt.
@@ -440,12 +453,12 @@ func (s *session) lines(ctx context.Context, sh Shell, in io.Reader) int {
 		if err != nil {
 			break
 		}
-		out, exit := sh.Exec(ctx, line)
-		if out != "" && !strings.HasSuffix(out, "\n") {
-			out += "\n"
+		w := &crlfWriter{w: s.ch, raw: true}
+		var exit bool
+		exit, status = execTo(ctx, sh, line, w)
+		if w.n > 0 && w.last != '\n' {
+			io.WriteString(s.ch, "\n")
 		}
-		io.WriteString(s.ch, out)
-		status = failureStatus(out)
 		if exit || ctx.Err() != nil {
 			break
 		}
@@ -519,13 +532,24 @@ func mustSigner(k ed25519.PrivateKey) ssh.Signer {
 	return s
 }
 
-// crlfWriter turns \n into \r\n, as a terminal's output processing does.
+// crlfWriter turns \n into \r\n, as a terminal's output processing does
+// (raw: passes bytes through), and remembers the last byte written.
 type crlfWriter struct {
 	w    io.Writer
+	raw  bool
+	n    int
 	last byte
 }
 
 func (c *crlfWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.n += len(p)
+	if c.raw {
+		c.last = p[len(p)-1]
+		return c.w.Write(p)
+	}
 	out := make([]byte, 0, len(p)+8)
 	for _, b := range p {
 		if b == '\n' && c.last != '\r' {

@@ -303,7 +303,7 @@ func TestServerExec(t *testing.T) {
 		{"vbash -s", "configure\nset bad\n", "", "\n  Configuration path: [bad] is not valid\n  Set failed\n", 1},
 		{"vtysh -c 'show bgp summary json' -c 'show bfd peers json'", "", "{\"cmds\":[\"show bgp summary json\" \"show bfd peers json\"]}\n", "", 0},
 		{"vtysh", "", "", "vtysh: no command (interactive vtysh needs a terminal; use vtysh -c 'COMMAND')\n", 1},
-		{"set bad", "", "", "\n  Configuration path: [bad] is not valid\n  Set failed\n", 1},
+		{"set bad", "", "\n  Configuration path: [bad] is not valid\n  Set failed\n", "", 1},
 		{"vbash /tmp/missing.sh", "", "", "vbash: /tmp/missing.sh: No such file or directory\n", 127},
 		{"vbash -c 'unterminated", "", "", "vbash: unexpected EOF while looking for matching `''\n", 2},
 	}
