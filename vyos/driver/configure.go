@@ -41,6 +41,11 @@ type ConfigureOptions struct {
 	Save bool
 	// ScriptDir is where the script is uploaded. Empty means /tmp.
 	ScriptDir string
+	// NoPrecheck skips the dry run. By default the commands are first run
+	// in a configuration session that is discarded without commit, so a
+	// rejected set/delete stops the push before anything is committed
+	// (a VyOS script would otherwise commit the lines that were accepted).
+	NoPrecheck bool
 }
 
 // ConfigureResult is a successful push.
@@ -73,8 +78,9 @@ func (e *CommitError) Error() string {
 const stepMarker = "@@onp-step "
 
 // Script renders commands as a VyOS script in the documented
-// script-template form, with a marker echoed before each step.
-func Script(cmds []string, save bool) string {
+// script-template form, with a marker echoed before each step. With commit
+// false the script only tries the commands and discards them (a dry run).
+func Script(cmds []string, commit, save bool) string {
 	var b strings.Builder
 	b.WriteString("#!/bin/vbash\n")
 	b.WriteString("source /opt/vyatta/etc/functions/script-template\n")
@@ -83,6 +89,11 @@ func Script(cmds []string, save bool) string {
 		fmt.Fprintf(&b, "echo '%s%d'\n", stepMarker, i+1)
 		b.WriteString(c)
 		b.WriteByte('\n')
+	}
+	if !commit {
+		fmt.Fprintf(&b, "echo '%sexit'\n", stepMarker)
+		b.WriteString("exit discard\n")
+		return b.String()
 	}
 	fmt.Fprintf(&b, "echo '%scommit'\n", stepMarker)
 	b.WriteString("commit\n")
@@ -98,7 +109,9 @@ func Script(cmds []string, save bool) string {
 // Configure pushes configuration commands (set/delete/... lines in the
 // router's dialect) in one configuration session: uploads a script over
 // SFTP, runs it with vbash as group vyattacfg, and checks the output for
-// VyOS's failure markers. A refused push is a *CommitError.
+// VyOS's failure markers. Unless NoPrecheck, a dry run without commit goes
+// first, so a rejected command leaves the router unchanged. A refused push
+// is a *CommitError.
 func (c *Client) Configure(ctx context.Context, cmds []string, opts ConfigureOptions) (*ConfigureResult, error) {
 	var clean []string
 	for i, l := range cmds {
@@ -108,12 +121,21 @@ func (c *Client) Configure(ctx context.Context, cmds []string, opts ConfigureOpt
 		}
 		clean = append(clean, l)
 	}
-	script := Script(clean, opts.Save)
 	dir := opts.ScriptDir
 	if dir == "" {
 		dir = "/tmp"
 	}
-	file := path.Join(dir, "onp-config-"+randHex(6)+".sh")
+	if !opts.NoPrecheck {
+		if _, err := c.runScript(ctx, path.Join(dir, "onp-check-"+randHex(6)+".sh"), Script(clean, false, false), clean); err != nil {
+			return nil, err
+		}
+	}
+	return c.runScript(ctx, path.Join(dir, "onp-config-"+randHex(6)+".sh"), Script(clean, true, opts.Save), clean)
+}
+
+// runScript uploads and runs one script (or pipes it to vbash -s when SFTP
+// is not available) and attributes its output.
+func (c *Client) runScript(ctx context.Context, file, script string, cmds []string) (*ConfigureResult, error) {
 	var r Result
 	var err error
 	if uerr := c.upload(file, script); uerr == nil {
@@ -126,7 +148,7 @@ func (c *Client) Configure(ctx context.Context, cmds []string, opts ConfigureOpt
 	if err != nil {
 		return nil, err
 	}
-	return parsePush(c.name, clean, r)
+	return parsePush(c.name, cmds, r)
 }
 
 // parsePush attributes the script's output to its steps.

@@ -36,7 +36,7 @@ func TestParseVersion(t *testing.T) {
 }
 
 func TestScript(t *testing.T) {
-	s := Script([]string{"set system host-name r1", "delete protocols bgp"}, true)
+	s := Script([]string{"set system host-name r1", "delete protocols bgp"}, true, true)
 	want := "#!/bin/vbash\nsource /opt/vyatta/etc/functions/script-template\nconfigure\n" +
 		"echo '@@onp-step 1'\nset system host-name r1\n" +
 		"echo '@@onp-step 2'\ndelete protocols bgp\n" +
@@ -45,6 +45,10 @@ func TestScript(t *testing.T) {
 		"echo '@@onp-step exit'\nexit\n"
 	if s != want {
 		t.Errorf("script:\n%s\nwant:\n%s", s, want)
+	}
+	dry := Script([]string{"set a"}, false, true)
+	if !strings.HasSuffix(dry, "echo '@@onp-step 1'\nset a\necho '@@onp-step exit'\nexit discard\n") {
+		t.Errorf("dry run:\n%s", dry)
 	}
 }
 
