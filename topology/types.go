@@ -5,9 +5,8 @@
 package topology
 
 import (
-	"time"
-
 	"github.com/onp-lab/onp/internal/yamlx"
+	"github.com/onp-lab/onp/scenarios/spec"
 )
 
 // Topology is a lab file.
@@ -139,13 +138,10 @@ type DaemonSpec struct {
 	ConfigFile string `yaml:"configFile,omitempty"`
 }
 
-// Check is an assertion about a running lab.
-type Check struct {
-	Name string `yaml:"name,omitempty"`
-	Type string `yaml:"type"`
-	// Wait is how long the check may retry before it fails.
-	Wait time.Duration `yaml:"wait,omitempty"`
-}
+// Check is an assertion about a running lab (bgp-session, bgp-route,
+// fib-route, http, tcp, ping, service-ip, no-flap, diagnosis); its schema
+// lives in scenarios/spec, which package scenarios runs.
+type Check = spec.Check
 
 // Kinds are the node kinds a lab file may use.
 var Kinds = []string{"host", "sno", "vyos", "frr", "bird", "gobgp"}

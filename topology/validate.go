@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/onp-lab/onp/internal/yamlx"
+	"github.com/onp-lab/onp/scenarios/spec"
 )
 
 // SetDefaults fills in everything a lab file may leave out. It is the only
@@ -235,9 +236,27 @@ func (v *validator) run() {
 			}
 		}
 	}
-	for i, c := range t.Checks {
-		v.errorf(fmt.Sprintf("checks[%d].type", i), "unknown check type %q (this version of onp has no check types yet)", c.Type)
+	v.errs = append(v.errs, spec.Validate(v.doc, "checks", t.Checks, CheckContext(t))...)
+}
+
+// CheckContext describes the topology's nodes for validating and running
+// checks: names, kinds, interface names and addresses.
+func CheckContext(t *Topology) *spec.Context {
+	ctx := &spec.Context{}
+	for _, n := range t.Nodes {
+		ni := spec.NodeInfo{Name: n.Name, Kind: n.Kind}
+		for j, ifc := range n.Interfaces {
+			ni.Interfaces = append(ni.Interfaces, IfName(j))
+			if ifc.Address == "" {
+				continue
+			}
+			if p, err := t.InterfacePrefix(ifc); err == nil {
+				ni.Addrs = append(ni.Addrs, p.Addr())
+			}
+		}
+		ctx.Nodes = append(ctx.Nodes, ni)
 	}
+	return ctx
 }
 
 func knownList(t *Topology) string {
