@@ -206,12 +206,93 @@ var bfdDefaults = map[string]bool{
 	"echo transmit-interval 50 ms": true,
 }
 
-// normalizeTarget drops lines FRR accepts but never shows, so that they do
-// not look like pending additions.
+// wellKnownCommunities are the names FRR prints for reserved values.
+var wellKnownCommunities = map[string]string{
+	"65535:0":     "graceful-shutdown",
+	"65535:1":     "accept-own",
+	"65535:2":     "route-filter-translated-v4",
+	"65535:3":     "route-filter-v4",
+	"65535:4":     "route-filter-translated-v6",
+	"65535:5":     "route-filter-v6",
+	"65535:6":     "llgr-stale",
+	"65535:7":     "no-llgr",
+	"65535:8":     "accept-own-nexthop",
+	"65535:666":   "blackhole",
+	"65535:65281": "no-export",
+	"65535:65282": "no-advertise",
+	"65535:65283": "local-AS",
+	"65535:65284": "no-peer",
+	"local-as":    "local-AS",
+}
+
+// normalizeTarget rewrites lines FRR accepts in one form and shows in
+// another, and drops lines FRR accepts but never shows, so that an
+// unchanged configuration plans no commands.
 func normalizeTarget(c *Config) {
 	for _, x := range c.Contexts {
 		if len(x.Keys) == 2 && x.Keys[0] == "bfd" {
 			x.filter(func(l string) bool { return !bfdDefaults[l] })
+		}
+		x.rewrite(func(l string) string {
+			f := strings.Fields(l)
+			switch {
+			case len(f) > 2 && f[0] == "set" && f[1] == "community":
+				for i := 2; i < len(f); i++ {
+					if n, ok := wellKnownCommunities[f[i]]; ok {
+						f[i] = n
+					}
+				}
+				return strings.Join(f, " ")
+			case len(f) == 5 && f[0] == "no" && f[1] == "neighbor" && f[3] == "send-community" && f[4] == "standard":
+				// FRR 8.4 prints the standard community flag without its name.
+				return strings.Join(f[:4], " ")
+			}
+			return l
+		})
+	}
+}
+
+func (x *Context) rewrite(fn func(string) string) {
+	out := make([]string, 0, len(x.Lines))
+	x.set = map[string]bool{}
+	for _, l := range x.Lines {
+		l = fn(l)
+		if !x.set[l] {
+			x.set[l] = true
+			out = append(out, l)
+		}
+	}
+	x.Lines = out
+}
+
+// inheritedActivation drops "neighbor M activate" from an address family
+// when M is a member of a peer-group that is active there: FRR shows the
+// group's activation only.
+func inheritedActivation(c *Config) {
+	for _, top := range c.Contexts {
+		if len(top.Keys) != 1 || !strings.HasPrefix(top.Keys[0], "router bgp") {
+			continue
+		}
+		member := map[string]string{}
+		for _, l := range top.Lines {
+			f := strings.Fields(l)
+			if len(f) == 4 && f[0] == "neighbor" && f[2] == "peer-group" {
+				member[f[1]] = f[3]
+			}
+		}
+		for _, af := range c.Contexts {
+			if len(af.Keys) != 2 || af.Keys[0] != top.Keys[0] {
+				continue
+			}
+			af.filter(func(l string) bool {
+				f := strings.Fields(l)
+				if len(f) == 3 && f[0] == "neighbor" && f[2] == "activate" {
+					if g, ok := member[f[1]]; ok && af.set["neighbor "+g+" activate"] {
+						return false
+					}
+				}
+				return true
+			})
 		}
 	}
 }
@@ -284,6 +365,8 @@ func planConfigs(r, t *Config) []string {
 	normalizeTarget(t)
 	explicitActivation(r)
 	explicitActivation(t)
+	inheritedActivation(r)
+	inheritedActivation(t)
 	var dels, adds []block
 
 	// Neighbor bookkeeping per router bgp present in both.
