@@ -293,7 +293,8 @@ func (rt *runtime) start(ctx context.Context) error {
 func (rt *runtime) daemonDied(ctx context.Context, daemon string, err error) {
 	rt.restart.Lock()
 	defer rt.restart.Unlock()
-	if ctx.Err() != nil {
+	<-rt.ready // rt.frr and rt.engine are set (or the start failed)
+	if ctx.Err() != nil || rt.frr == nil {
 		return
 	}
 	rt.log.Warn("FRR daemon died; restarting it", "daemon", daemon, "err", err)
@@ -318,7 +319,6 @@ func (rt *runtime) daemonDied(ctx context.Context, daemon string, err error) {
 		rt.log.Error("FRR daemon could not be restarted", "daemon", daemon, "err", err)
 		return
 	}
-	<-rt.ready
 	if rt.engine == nil {
 		return
 	}

@@ -377,6 +377,7 @@ func TestDriverCommitFailureChangesNothing(t *testing.T) {
 		if ce.Command != tc.command || !strings.Contains(ce.Text, tc.text) {
 			t.Errorf("%v: command %q text %q; want %q containing %q", tc.cmds, ce.Command, ce.Text, tc.command, tc.text)
 		}
+		t.Logf("%v", err)
 		if after := r.vtysh(t, "show running-config"); after != before {
 			t.Errorf("%v: running config changed:\n%s\nwas\n%s", tc.cmds, after, before)
 		}

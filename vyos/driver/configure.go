@@ -8,6 +8,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
@@ -236,8 +237,10 @@ func (c *Client) runPTYStdin(ctx context.Context, cmd string, stdin io.Reader) (
 	} else {
 		s.Stdin = stdin
 	}
-	var o bytes.Buffer
-	s.Stdout, s.Stderr = &o, &o
+	// One buffer behind a lock: the session copies stdout and stderr in
+	// two goroutines, and bytes.Buffer's ReadFrom is not safe for that.
+	o := &lockedBuffer{}
+	s.Stdout, s.Stderr = o, o
 	if err := s.Start(cmd); err != nil {
 		return Result{}, fmt.Errorf("vyos driver: %s: run %q: %w", c.name, cmd, err)
 	}
@@ -256,6 +259,24 @@ func (c *Client) runPTYStdin(ctx context.Context, cmd string, stdin io.Reader) (
 		return r, fmt.Errorf("vyos driver: %s: %q: %w", c.name, cmd, err)
 	}
 	return r, nil
+}
+
+// lockedBuffer collects output from several goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func (c *Client) sftpClient() (*sftp.Client, error) {
