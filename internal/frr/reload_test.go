@@ -43,9 +43,9 @@ func TestPlan(t *testing.T) {
 			name:    "joining a peer-group re-creates the neighbor with all its lines",
 			running: "router bgp 1\n neighbor PG peer-group\n neighbor PG remote-as 2\n neighbor 192.0.2.1 remote-as 2\n neighbor 192.0.2.1 passive\nexit\n",
 			target:  "router bgp 1\n neighbor PG peer-group\n neighbor PG remote-as 2\n neighbor 192.0.2.1 peer-group PG\n neighbor 192.0.2.1 passive\nexit\n",
+			// The member inherits the group's (implicit) activation.
 			want: []string{"configure terminal", "router bgp 1", "no neighbor 192.0.2.1",
-				"neighbor 192.0.2.1 peer-group PG", "neighbor 192.0.2.1 passive",
-				"address-family ipv4 unicast", "neighbor 192.0.2.1 activate", "exit-address-family", "exit"},
+				"neighbor 192.0.2.1 peer-group PG", "neighbor 192.0.2.1 passive", "exit"},
 		},
 		{
 			name:    "address-family lines",
