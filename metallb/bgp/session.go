@@ -628,12 +628,13 @@ func (s *Session) checkDynamicASN(peerASN uint32) {
 	if internal == (p.DynamicASN == DynamicASNInternal) {
 		return
 	}
-	msg := fmt.Sprintf("peer AS %d does not match dynamicASN %q (myASN %d): resetting the session", peerASN, p.DynamicASN, p.MyASN)
-	s.logger().Error("unexpected peer ASN", "op", "connect", "error", msg)
-	s.setError(msg)
+	why := fmt.Sprintf("peer AS %d does not match dynamicASN %s (myASN %d)", peerASN, p.DynamicASN, p.MyASN)
+	s.logger().Error("unexpected peer ASN, resetting the session", "op", "connect", "error", why)
+	s.setError(why)
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	s.backend.reset(ctx, fmt.Sprintf("dynamicASN %s: AS %d not accepted", p.DynamicASN, peerASN))
+	// The reason travels in the Cease as a shutdown communication.
+	s.backend.reset(ctx, why)
 }
 
 // Status returns a snapshot of the session.
