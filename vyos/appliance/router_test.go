@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -341,11 +342,78 @@ func TestDriverPushAndRestart(t *testing.T) {
 	if err != nil || !strings.Contains(out, "neighbor 192.168.126.2") {
 		t.Errorf("op: %q %v", out, err)
 	}
+	// netlab's read-back one-liner
+	res, err := c.Run(context.Background(), "/bin/vbash -cil 'show configuration commands'", nil)
+	if err != nil || res.ExitStatus != 0 || !strings.Contains(res.Stdout, "set interfaces ethernet eth0 address '192.168.126.3/24'") {
+		t.Errorf("vbash -cil: %+v %v", res, err)
+	}
 	// restart: config.boot is loaded again
 	c.Close()
 	r.stop()
 	r.start(t, appliance.Options{})
 	checkSeedApplied(t, r)
+}
+
+// TestDriverOverTCP reaches the router the way a real VyOS is reached: over
+// TCP port 22 on the address its configuration gave eth0, from the peer's
+// namespace. The host key pinned through the console socket is the same.
+func TestDriverOverTCP(t *testing.T) {
+	r := startRouter(t, shortDir(t), appliance.Options{Listen: ":22"})
+	kh := filepath.Join(shortDir(t), "known_hosts")
+	c := r.dial(t, kh)
+	if _, err := c.Configure(context.Background(), configLines(seedCommands(t)), driver.ConfigureOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tc, err := driver.Dial(context.Background(), driver.Config{Address: "192.168.126.3", Password: "vyos",
+		KnownHostsFile: kh, HostKeyAlias: "vyos", Timeout: 10 * time.Second,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var conn net.Conn
+			err := nsx.Do(r.peer.Path, func() error {
+				var d net.Dialer
+				var err error
+				conn, err = d.DialContext(ctx, network, addr)
+				return err
+			})
+			return conn, err
+		}})
+	if err != nil {
+		t.Fatalf("dial over TCP: %v", err)
+	}
+	defer tc.Close()
+	if v, err := tc.Version(context.Background()); err != nil || v.Release != "1.3" {
+		t.Errorf("version over TCP: %+v %v", v, err)
+	}
+}
+
+// TestDialect14 pushes 1.4 syntax to a 1.4 router, picked by show version.
+func TestDialect14(t *testing.T) {
+	r := startRouter(t, shortDir(t), appliance.Options{Dialect: "1.4"})
+	c := r.dial(t, "")
+	ctx := context.Background()
+	v, err := c.Version(ctx)
+	if err != nil || v.Dialect != "1.4" {
+		t.Fatalf("version %+v: %v", v, err)
+	}
+	cmds := []string{
+		"set interfaces ethernet eth0 address 192.168.126.3/24",
+		"set protocols bgp system-as 64512",
+		"set protocols bgp parameters router-id 192.168.126.3",
+		"set protocols bgp neighbor 192.168.126.2 remote-as 64512",
+		"set protocols bgp neighbor 192.168.126.2 address-family ipv4-unicast",
+	}
+	if _, err := c.Configure(ctx, cmds, driver.ConfigureOptions{Save: true}); err != nil {
+		t.Fatalf("configure: %v", err)
+	}
+	checkSeedApplied(t, r)
+	if run := r.vtysh(t, "show running-config"); !strings.Contains(run, "no bgp default ipv4-unicast") {
+		t.Errorf("1.4 rendering lacks no bgp default ipv4-unicast:\n%s", run)
+	}
+	// 1.3 syntax on 1.4 is refused
+	_, err = c.Configure(ctx, []string{"set protocols bgp 64512 parameters router-id 192.168.126.9"}, driver.ConfigureOptions{})
+	var ce *driver.CommitError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Text, "is not valid") {
+		t.Errorf("1.3 syntax on 1.4: %v", err)
+	}
 }
 
 func TestDriverCommitFailureChangesNothing(t *testing.T) {
