@@ -136,6 +136,13 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}
 	os.Chmod(filepath.Join(files, "tmp"), 0o1777)
+	// /config/config.boot in the file area is the router's saved
+	// configuration, as on VyOS (scp vyos@router:/config/config.boot .).
+	if link := filepath.Join(files, "config", ConfigBoot); !exists(link) {
+		if err := os.Symlink(filepath.Join("..", "..", ConfigBoot), link); err != nil {
+			log.Warn("no /config/config.boot in the file area", "err", err)
+		}
+	}
 	hostKey, err := loadHostKey(filepath.Join(opts.Dir, HostKeyName))
 	if err != nil {
 		return fmt.Errorf("appliance: %w", err)
@@ -219,6 +226,11 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	return nil
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }
 
 // listenTCP opens the TCP listener inside the router's namespace.

@@ -21,6 +21,7 @@ import (
 	"github.com/onp-lab/onp/internal/testutil"
 	"github.com/onp-lab/onp/vyos/appliance"
 	"github.com/onp-lab/onp/vyos/driver"
+	"github.com/pkg/sftp"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/crypto/ssh"
 )
@@ -316,6 +317,20 @@ func TestInteractiveSeedCommands(t *testing.T) {
 	if !strings.Contains(got, "set protocols bgp 64512 neighbor 192.168.126.2 remote-as '64512'") {
 		t.Errorf("show configuration commands: %q", got)
 	}
+	// tab completes, ? lists with help texts
+	tm.send("show vers\t")
+	if got := tm.until("show version "); got != "show version " {
+		t.Errorf("tab: %q", got)
+	}
+	tm.send("\r")
+	if got := tm.until(opPrompt); !strings.Contains(got, "Version:          VyOS 1.3") {
+		t.Errorf("show version: %q", got)
+	}
+	tm.send("?")
+	got = tm.until(opPrompt)
+	if !strings.Contains(got, "Possible completions:") || !strings.Contains(got, "configure") || !strings.Contains(got, "Enter configure mode") {
+		t.Errorf("?: %q", got)
+	}
 	tm.send("exit\r")
 	if err := tm.s.Wait(); err != nil {
 		t.Errorf("logout: %v", err)
@@ -346,6 +361,25 @@ func TestDriverPushAndRestart(t *testing.T) {
 	res, err := c.Run(context.Background(), "/bin/vbash -cil 'show configuration commands'", nil)
 	if err != nil || res.ExitStatus != 0 || !strings.Contains(res.Stdout, "set interfaces ethernet eth0 address '192.168.126.3/24'") {
 		t.Errorf("vbash -cil: %+v %v", res, err)
+	}
+	// the saved configuration is /config/config.boot, over SFTP too
+	res, err = c.Run(context.Background(), "show version", nil)
+	if err != nil || !strings.Contains(res.Stdout, "VyOS 1.3") {
+		t.Errorf("show version: %+v %v", res, err)
+	}
+	sc, err := sftp.NewClient(c.SSH())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := sc.Open("/config/config.boot")
+	if err != nil {
+		t.Fatalf("sftp get /config/config.boot: %v", err)
+	}
+	b, _ := io.ReadAll(f)
+	f.Close()
+	sc.Close()
+	if !strings.Contains(string(b), "192.168.126.2") || !strings.Contains(string(b), "// vyos-config-version:") {
+		t.Errorf("/config/config.boot over sftp:\n%s", b)
 	}
 	// restart: config.boot is loaded again
 	c.Close()
