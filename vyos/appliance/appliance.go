@@ -25,6 +25,7 @@ import (
 
 	"github.com/onp-lab/onp/internal/frr"
 	"github.com/onp-lab/onp/internal/nsx"
+	"github.com/onp-lab/onp/vyos"
 )
 
 // Options configure one router.
@@ -72,11 +73,16 @@ const SocketName = "ssh.sock"
 // HostKeyName is the host key file in the router directory.
 const HostKeyName = "ssh_host_ed25519_key"
 
-// Banner is what an interactive login prints first.
-const Banner = "Welcome to VyOS!\n\n" +
-	"   ┌── ┐\n   . VyOS compatible router (onp appliance)\n   └ ──┘\n\n" +
-	" * Configuration: configure, set, commit, save\n" +
-	" * Documentation:  https://docs.vyos.io\n\n"
+// banner is what an interactive login prints first.
+func banner(dialect string) string {
+	d := vyos.Dialect(dialect)
+	return "Welcome to VyOS!\n\n" +
+		"   ┌── ┐\n" +
+		"   . VyOS " + d.Release() + " (" + d.Train() + "), onp appliance on FRR\n" +
+		"   └ ──┘\n\n" +
+		" * Documentation:  https://docs.vyos.io/en/" + d.Train() + "\n" +
+		" * Configure with: configure / set ... / commit / save\n\n"
+}
 
 func (o *Options) defaults() error {
 	if o.Dir == "" {
@@ -153,7 +159,7 @@ func Run(ctx context.Context, opts Options) error {
 		HostKey:   hostKey,
 		Users:     opts.Users,
 		FailDelay: opts.FailDelay,
-		Banner:    Banner,
+		Banner:    banner(opts.Dialect),
 		FilesRoot: files,
 		Log:       log,
 		NewShell:  rt.newShell,

@@ -263,6 +263,7 @@ type session struct {
 	width   int
 	editor  *lineEditor
 	started bool
+	kind    string // "shell", "exec" or "subsystem" once started
 }
 
 func (s *session) serve(ctx context.Context, reqs <-chan *ssh.Request) {
@@ -277,7 +278,7 @@ func (s *session) serve(ctx context.Context, reqs <-chan *ssh.Request) {
 				s.waitStarted(done)
 				return
 			}
-			s.handleRequest(ctx, req, done)
+			s.handleRequest(ctx, cancel, req, done)
 		case <-done:
 			// the program ended; keep answering until the client closes
 			go func() {
@@ -301,7 +302,7 @@ func (s *session) waitStarted(done chan struct{}) {
 	}
 }
 
-func (s *session) handleRequest(ctx context.Context, req *ssh.Request, done chan struct{}) {
+func (s *session) handleRequest(ctx context.Context, cancel context.CancelFunc, req *ssh.Request, done chan struct{}) {
 	reply := func(ok bool) {
 		if req.WantReply {
 			req.Reply(ok, nil)
@@ -337,6 +338,17 @@ func (s *session) handleRequest(ctx context.Context, req *ssh.Request, done chan
 		reply(true)
 	case "env":
 		reply(true)
+	case "signal":
+		// SIGINT/SIGTERM/SIGKILL... from the client end the running exec
+		// (the interactive CLI takes Ctrl-C from the terminal instead).
+		s.mu.Lock()
+		isExec := s.kind == "exec"
+		s.mu.Unlock()
+		if isExec {
+			s.log.Debug("signal ends the command")
+			cancel()
+		}
+		reply(isExec)
 	case "shell", "exec", "subsystem":
 		s.mu.Lock()
 		if s.started {
@@ -360,6 +372,7 @@ func (s *session) handleRequest(ctx context.Context, req *ssh.Request, done chan
 			return
 		}
 		s.started = true
+		s.kind = req.Type
 		s.mu.Unlock()
 		reply(true)
 		go func() {

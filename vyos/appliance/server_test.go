@@ -315,6 +315,25 @@ func TestServerExec(t *testing.T) {
 	}
 }
 
+func TestServerSignalEndsExec(t *testing.T) {
+	ts := startTestServer(t)
+	c := mustDial(t, ts)
+	s, _ := c.NewSession()
+	defer s.Close()
+	var o bytes.Buffer
+	s.Stdout = &o
+	if err := s.Start("sleep"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Signal(ssh.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	s.Wait()
+	if o.String() != "interrupted\n" {
+		t.Errorf("output %q", o.String())
+	}
+}
+
 func TestServerShellWithoutPTY(t *testing.T) {
 	ts := startTestServer(t)
 	c := mustDial(t, ts)
