@@ -566,6 +566,13 @@ func TestSFTPUploadAndRunAndVtysh(t *testing.T) {
 	if _, err := c.Vtysh(ctx, "show no-such-thing"); err == nil {
 		t.Errorf("bad vtysh command accepted")
 	}
+	// no usable upload directory: the script is piped to vbash -s instead
+	if _, err := c.Configure(ctx, []string{"set system host-name r9"}, driver.ConfigureOptions{ScriptDir: "/no/such/dir"}); err != nil {
+		t.Fatalf("configure through vbash -s: %v", err)
+	}
+	if out, err := c.Op(ctx, "show configuration commands"); err != nil || !strings.Contains(out, "set system host-name 'r9'") {
+		t.Errorf("host-name not committed through vbash -s: %q %v", out, err)
+	}
 }
 
 func TestFRRDaemonRestarted(t *testing.T) {
