@@ -213,16 +213,38 @@ func convertCapability(c bgp.ParameterCapabilityInterface) Capability {
 		}
 		cp.Value = strings.Join(parts, ", ")
 	case *bgp.CapFQDN:
-		cp.Value = printable(v.HostName)
-		if v.DomainName != "" {
-			cp.Value += "." + printable(v.DomainName)
-		}
+		// Decoded from the raw value: gobgp's decoder runs the domain name
+		// on into the capabilities that follow.
+		cp.Value = fqdnValue(v.CapValue)
 	case *bgp.CapSoftwareVersion:
-		cp.Value = printable(v.SoftwareVersion)
+		cp.Value = lengthPrefixed(v.CapValue)
 	case *bgp.CapUnknown:
 		cp.Value = capabilityValue(code, v.CapValue)
 	}
 	return cp
+}
+
+// lengthPrefixed returns the text after a one-byte length, bounded by b.
+func lengthPrefixed(b []byte) string {
+	if len(b) < 1 {
+		return ""
+	}
+	l := min(int(b[0]), len(b)-1)
+	return printable(string(b[1 : 1+l]))
+}
+
+// fqdnValue decodes the FQDN capability: host name and domain name, each
+// with a one-byte length.
+func fqdnValue(b []byte) string {
+	if len(b) < 1 {
+		return ""
+	}
+	host := lengthPrefixed(b)
+	rest := b[1+min(int(b[0]), len(b)-1):]
+	if dom := lengthPrefixed(rest); dom != "" {
+		return host + "." + dom
+	}
+	return host
 }
 
 // capabilityValue decodes capabilities gobgp does not know.

@@ -189,6 +189,9 @@ type Options struct {
 	// Pcap, if set, receives every captured frame that passes Filter as a
 	// classic pcap file (Live only).
 	Pcap io.Writer
+	// Ready, if set, is called by Live once every source is open: packets
+	// from then on are captured.
+	Ready func()
 	// Logger receives debug records; nil discards.
 	Logger *slog.Logger
 }
@@ -359,6 +362,9 @@ func Live(ctx context.Context, opts Options, emit func(Event) error) (Summary, e
 		wg.Wait()
 	}
 
+	if opts.Ready != nil {
+		opts.Ready()
+	}
 	var timeout <-chan time.Time
 	if opts.Duration > 0 {
 		t := time.NewTimer(opts.Duration)
