@@ -430,4 +430,3 @@ func TestLiveBFD(t *testing.T) {
 		writeSeed(t, pcapPath, "testdata/frr-bfd.pcap", 30)
 	}
 }
-
