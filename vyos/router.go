@@ -232,13 +232,26 @@ func (r *Router) Commit(ctx context.Context, working *Config) CommitResult {
 }
 
 func (r *Router) commit(ctx context.Context, working *Config, boot bool) CommitResult {
+	res, committed := r.commitLocked(ctx, working, boot)
+	if committed != nil && r.opts.OnCommit != nil {
+		r.opts.OnCommit(committed)
+	}
+	return res
+}
+
+// commitLocked does the commit under the router lock and returns a copy of
+// the new active configuration when it changed.
+func (r *Router) commitLocked(ctx context.Context, working *Config, boot bool) (CommitResult, *Config) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.nl == nil {
+		return CommitResult{Output: "Commit failed: the router is closed\n"}, nil
+	}
 	if working.dialect != r.opts.Dialect {
-		return CommitResult{Output: fmt.Sprintf("Commit failed: configuration is in dialect %s, the router speaks %s\n", working.dialect, r.opts.Dialect)}
+		return CommitResult{Output: fmt.Sprintf("Commit failed: configuration is in dialect %s, the router speaks %s\n", working.dialect, r.opts.Dialect)}, nil
 	}
 	if !boot && working.Equal(r.active) {
-		return CommitResult{Output: "No configuration changes to commit\n"}
+		return CommitResult{Output: "No configuration changes to commit\n"}, nil
 	}
 	issues := Verify(working, VerifyEnv{InterfaceExists: r.interfaceExists, IsLocalAddress: r.isLocalAddress})
 	var errs, warns []Issue
@@ -250,7 +263,7 @@ func (r *Router) commit(ctx context.Context, working *Config, boot bool) CommitR
 		}
 	}
 	if len(errs) > 0 {
-		return CommitResult{Output: formatIssues(warns) + formatFailure(errs)}
+		return CommitResult{Output: formatIssues(warns) + formatFailure(errs)}, nil
 	}
 	old := r.active
 	if boot {
@@ -259,21 +272,18 @@ func (r *Router) commit(ctx context.Context, working *Config, boot bool) CommitR
 	undo, err := r.applyInterfaces(old, working)
 	if err != nil {
 		undo()
-		return CommitResult{Output: formatIssues(warns) + formatFailure([]Issue{err.(*ifaceError).issue})}
+		return CommitResult{Output: formatIssues(warns) + formatFailure([]Issue{err.(*ifaceError).issue})}, nil
 	}
 	if _, err := r.opts.FRR.Apply(ctx, Render(working)); err != nil {
 		undo()
 		path := blameFRR(old, working)
 		r.log.Warn("commit rejected by FRR", "err", err)
 		msg := "FRR rejected the configuration: " + frrErrorText(err)
-		return CommitResult{Output: formatIssues(warns) + formatFailure([]Issue{{Path: path, Header: path, Message: msg}})}
+		return CommitResult{Output: formatIssues(warns) + formatFailure([]Issue{{Path: path, Header: path, Message: msg}})}, nil
 	}
 	r.active = working.Clone()
 	r.gen++
-	if r.opts.OnCommit != nil {
-		r.opts.OnCommit(r.active.Clone())
-	}
-	return CommitResult{OK: true, Output: formatIssues(warns)}
+	return CommitResult{OK: true, Output: formatIssues(warns)}, r.active.Clone()
 }
 
 func frrErrorText(err error) string {
@@ -352,6 +362,9 @@ func formatFailure(errs []Issue) string {
 func (r *Router) Reapply(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.nl == nil {
+		return errors.New("vyos: re-apply: the router is closed")
+	}
 	if _, err := r.applyInterfaces(NewConfig(r.opts.Dialect), r.active); err != nil {
 		return fmt.Errorf("vyos: re-apply interfaces: %v", err)
 	}

@@ -371,3 +371,48 @@ func BenchmarkCommit20(b *testing.B) {
 	b.ReportMetric(float64(durs[len(durs)/2].Microseconds())/1000, "median-ms")
 	b.ReportMetric(float64(durs[(len(durs)*95)/100].Microseconds())/1000, "p95-ms")
 }
+
+// TestInterfaces checks addresses, description (alias), disable and
+// removal against the kernel.
+func TestInterfaces(t *testing.T) {
+	setup, _ := labPair(t)
+	tr := newTestRouter(t, V13, setup)
+	sh := tr.NewShell("vyos")
+	var commits []*Config
+	tr.opts.OnCommit = func(c *Config) { commits = append(commits, c) }
+	check := func(wantAddrs []string, alias string, up bool) {
+		t.Helper()
+		addrs, l := linkAddrs(t, tr.ns, "eth0")
+		if strings.Join(addrs, ",") != strings.Join(wantAddrs, ",") {
+			t.Errorf("addresses %v, want %v", addrs, wantAddrs)
+		}
+		if l.Attrs().Alias != alias {
+			t.Errorf("alias %q, want %q", l.Attrs().Alias, alias)
+		}
+		if (l.Attrs().Flags&net.FlagUp != 0) != up {
+			t.Errorf("up = %v, want %v", !up, up)
+		}
+	}
+	mustExec(t, sh, "configure",
+		"set interfaces ethernet eth0 address 192.168.126.3/24",
+		"set interfaces ethernet eth0 address 10.1.0.1/16",
+		"set interfaces ethernet eth0 description 'to node'",
+		"set interfaces ethernet eth0 disable",
+		"set interfaces loopback lo address 203.0.113.10/32",
+		"commit")
+	check([]string{"10.1.0.1/16", "192.168.126.3/24"}, "to node", false)
+	if lo, _ := linkAddrs(t, tr.ns, "lo"); !contains(lo, "203.0.113.10/32") {
+		t.Errorf("lo addresses %v", lo)
+	}
+	mustExec(t, sh, "delete interfaces ethernet eth0 disable", "delete interfaces ethernet eth0 address 10.1.0.1/16", "commit")
+	check([]string{"192.168.126.3/24"}, "to node", true)
+	out, _ := sh.Exec(context.Background(), "run show interfaces ethernet eth0")
+	if !strings.Contains(out, "192.168.126.3/24") || !strings.Contains(out, "u/u") || !strings.Contains(out, "to node") {
+		t.Errorf("show interfaces:\n%s", out)
+	}
+	mustExec(t, sh, "delete interfaces ethernet eth0", "commit")
+	check(nil, "", false)
+	if len(commits) != 3 {
+		t.Errorf("OnCommit called %d times, want 3", len(commits))
+	}
+}

@@ -466,3 +466,44 @@ func TestDirectReadMatchesVtysh(t *testing.T) {
 		t.Errorf("vtysh differs from direct read: %v", p)
 	}
 }
+
+func TestStateJSON(t *testing.T) {
+	in, _ := startTestInstance(t, Options{})
+	ctx := context.Background()
+	if _, err := in.Apply(ctx, "router bgp 64512\n bgp router-id 10.0.0.1\n neighbor 198.51.100.2 remote-as 65000\n neighbor 198.51.100.2 description speaker\nexit\nip route 203.0.113.0/24 blackhole\nbfd\n peer 198.51.100.2\n exit\nexit\n"); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := in.BGPSummary(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v4 := sum["ipv4Unicast"]
+	if v4.AS != 64512 || v4.RouterID != "10.0.0.1" || v4.Peers["198.51.100.2"].RemoteAS != 65000 {
+		t.Errorf("summary: %+v", sum)
+	}
+	nbrs, err := in.BGPNeighbors(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := nbrs["198.51.100.2"]; n.RemoteAS != 65000 || n.BGPState == "" || n.Description != "speaker" {
+		t.Errorf("neighbor: %+v", n)
+	}
+	testutil.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {
+		routes, err := in.Routes(ctx, "static")
+		if err != nil {
+			return err
+		}
+		r := routes["203.0.113.0/24"]
+		if len(r) != 1 || r[0].Protocol != "static" || len(r[0].Nexthops) != 1 || !r[0].Nexthops[0].Blackhole {
+			return fmt.Errorf("static routes: %+v", routes)
+		}
+		return nil
+	})
+	peers, err := in.BFDPeers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(peers) != 1 || peers[0].Peer != "198.51.100.2" || peers[0].DetectMultiplier != 3 {
+		t.Errorf("bfd peers: %+v", peers)
+	}
+}
