@@ -256,6 +256,11 @@ func (c *Check) Title() string {
 	if c.Name != "" {
 		return c.Name
 	}
+	return c.Describe()
+}
+
+// Describe says what the check checks, made from its fields.
+func (c *Check) Describe() string {
 	nodes := strings.Join(c.TargetNodes(), ",")
 	peers := strings.Join(c.TargetPeers(), ",")
 	switch c.Type {

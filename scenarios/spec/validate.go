@@ -168,7 +168,7 @@ func (v *checkValidator) run() {
 				v.errorf(f, "a no-flap check watches for its window, it does not wait: use window (default %s)", DefaultWindow)
 				continue
 			}
-			v.errorf(f, "field %q does not apply to a %s check (its fields: %s)", f, c.Type, strings.Join(allowed, ", "))
+			v.errorf(f, "field %q does not apply to %s %s check (its fields: %s)", f, article(c.Type), c.Type, strings.Join(allowed, ", "))
 		}
 	}
 	if c.Wait != nil {
@@ -223,7 +223,7 @@ func (v *checkValidator) nodes() {
 		if c.Type == ServiceIP {
 			return
 		}
-		v.errorf("", "a %s check needs node (or nodes): %s", c.Type, whereText(c.Type))
+		v.errorf("", "%s %s check needs node (or nodes): %s", article(c.Type), c.Type, whereText(c.Type))
 		return
 	}
 	seen := map[string]bool{}
@@ -281,20 +281,27 @@ func (v *checkValidator) peers() {
 		if c.Type == Diagnosis {
 			return
 		}
-		v.errorf("", "a %s check needs peer (or peers): the neighbor's address or node name", c.Type)
+		v.errorf("", "%s %s check needs peer (or peers): the neighbor's address or node name", article(c.Type), c.Type)
 		return
 	}
-	nodes := c.TargetNodes()
-	for i, p := range c.TargetPeers() {
+	peers := c.TargetPeers()
+	for i, p := range peers {
 		field := "peer"
 		if len(c.Peers) > 0 {
 			field = fmt.Sprintf("peers[%d]", i)
 		}
-		if slices.Contains(nodes, p) {
-			v.errorf(field, "peer %q is the node the check runs on", p)
-			continue
-		}
 		v.host(field, "peer", p)
+	}
+	// A node is not its own peer: with nodes [a, b] and peers [a, b] the
+	// targets are a → b and b → a. A node left without a peer is a mistake.
+	for _, n := range c.TargetNodes() {
+		if len(peers) == 1 && peers[0] == n {
+			field := "peer"
+			if len(c.Peers) > 0 {
+				field = "peers[0]"
+			}
+			v.errorf(field, "peer %q is the node the check runs on", n)
+		}
 	}
 }
 
@@ -324,7 +331,7 @@ var nodeNameRE = regexp.MustCompile(`^[a-z]([a-z0-9-]*[a-z0-9])?$`)
 func (v *checkValidator) route() {
 	c := v.c
 	if c.Prefix == "" {
-		v.errorf("", "a %s check needs a prefix, e.g. prefix: 10.0.0.10/32", c.Type)
+		v.errorf("", "%s %s check needs a prefix, e.g. prefix: 10.0.0.10/32", article(c.Type), c.Type)
 	} else if p, err := netip.ParsePrefix(c.Prefix); err != nil {
 		v.errorf("prefix", "invalid prefix %q: want e.g. 10.0.0.10/32 or 2001:db8::/64", c.Prefix)
 	} else if p.Masked() != p {
@@ -424,6 +431,14 @@ func (v *checkValidator) service() {
 			v.errorf("ip", "invalid address %q", c.IP)
 		}
 	}
+}
+
+// article is "an" before a type that is read with a vowel sound.
+func article(typ string) string {
+	if typ == HTTP {
+		return "an"
+	}
+	return "a"
 }
 
 func containsFold(list []string, s string) bool {

@@ -1,0 +1,224 @@
+package scenarios
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/onp-lab/onp/lab"
+	"github.com/onp-lab/onp/scenarios/spec"
+)
+
+func randHex(n int) string {
+	b := make([]byte, (n+1)/2)
+	rand.Read(b)
+	return hex.EncodeToString(b)[:n]
+}
+
+// RunOptions say how RunScenario runs a scenario.
+type RunOptions struct {
+	// Manager builds and removes the lab.
+	Manager *lab.Manager
+	// LabName is the lab's name; empty means a fresh unique name.
+	LabName string
+	// Keep leaves the lab running afterwards.
+	Keep bool
+	// Observer is told about steps and checks as they run.
+	Observer Observer
+	// NewEnv makes the Env of the built lab; nil means NewLabEnv.
+	NewEnv func(*lab.Manager, *lab.Lab) Env
+	Logger *slog.Logger
+	// Interval and AttemptTimeout tune the check runner (zero: defaults).
+	Interval, AttemptTimeout time.Duration
+	// OnLabUp is called once the lab is built (e.g. to print its name).
+	OnLabUp func(*lab.Lab)
+}
+
+// RunScenario builds the scenario's lab under a unique name, runs its steps
+// and final checks, and removes the lab unless Keep. A step that cannot be
+// carried out stops the scenario: the remaining steps and checks are
+// skipped. The lab is removed also when ctx is cancelled.
+func RunScenario(ctx context.Context, sc *Scenario, o RunOptions) *Suite {
+	name := o.LabName
+	if name == "" {
+		name = UniqueLabName(sc.Name)
+	}
+	s := &Suite{Name: sc.Name, Source: sc.Source, Lab: name, Started: time.Now()}
+	obs := o.Observer
+	if obs == nil {
+		obs = NopObserver{}
+	}
+	skipAll := func(from int, why string) {
+		for i := from; i < len(sc.Steps); i++ {
+			st := &sc.Steps[i]
+			s.Steps = append(s.Steps, StepResult{Index: i, Kind: st.Kind(), Title: st.Title(), Status: Skipped, Message: why})
+		}
+		for _, c := range sc.Checks {
+			s.Checks = append(s.Checks, CheckResult{Name: c.Name, Type: c.Type, Title: c.Title(), Status: Skipped, Message: why, Check: c})
+		}
+	}
+	l, err := o.Manager.Up(ctx, sc.Topology, lab.UpOptions{Name: name})
+	if err != nil {
+		s.Error = "build the lab: " + err.Error()
+		skipAll(0, "skipped: the lab could not be built")
+		s.finish()
+		return s
+	}
+	if o.OnLabUp != nil {
+		o.OnLabUp(l)
+	}
+	newEnv := o.NewEnv
+	if newEnv == nil {
+		newEnv = func(m *lab.Manager, l *lab.Lab) Env { return NewLabEnv(m, l) }
+	}
+	env := newEnv(o.Manager, l)
+	runner := &Runner{Env: env, Observer: obs, Logger: o.Logger, Interval: o.Interval, AttemptTimeout: o.AttemptTimeout}
+	stopped := false
+	for i := range sc.Steps {
+		st := &sc.Steps[i]
+		if ctx.Err() != nil {
+			skipAll(i, "skipped: interrupted")
+			stopped = true
+			break
+		}
+		obs.StepStarted(i, st.Kind(), st.Title())
+		r := runStep(ctx, sc, i, st, env, runner)
+		obs.StepDone(&r)
+		s.Steps = append(s.Steps, r)
+		if r.Kind != "check" && r.Status == Error {
+			skipAll(i+1, fmt.Sprintf("skipped: step %d (%s) could not be carried out", i+1, st.Title()))
+			stopped = true
+			break
+		}
+	}
+	if !stopped && len(sc.Checks) > 0 {
+		if len(sc.Steps) > 0 {
+			obs.StepStarted(len(sc.Steps), "checks", "final checks")
+		}
+		s.Checks = runner.Run(ctx, sc.Checks)
+	}
+	env.Close()
+	if o.Keep {
+		s.Kept = true
+	} else if _, err := o.Manager.Down(context.WithoutCancel(ctx), name); err != nil {
+		s.Error = strings.TrimPrefix(s.Error+"; ", "; ") + "remove the lab: " + err.Error()
+	}
+	s.finish()
+	return s
+}
+
+// runStep carries out one step.
+func runStep(ctx context.Context, sc *Scenario, i int, st *Step, env Env, runner *Runner) StepResult {
+	start := time.Now()
+	r := StepResult{Index: i, Kind: st.Kind(), Title: st.Title(), Status: Pass}
+	finish := func(msg string, err error) StepResult {
+		r.Duration = time.Since(start)
+		r.Seconds = seconds(r.Duration)
+		if err != nil {
+			r.Status = Error
+			if IsPermanent(err) && !strings.HasPrefix(err.Error(), "cannot run") {
+				msg = "cannot run: " + err.Error()
+			} else {
+				msg = err.Error()
+			}
+		}
+		r.Message = msg
+		return r
+	}
+	switch {
+	case st.Check != nil:
+		r.Checks = runner.Run(ctx, st.Check)
+		for _, c := range r.Checks {
+			r.Status = worse(r.Status, c.Status)
+		}
+		return finish("", nil)
+	case st.Wait != nil:
+		t := time.NewTimer(st.Wait.D())
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return finish("", fmt.Errorf("interrupted: %w", ctx.Err()))
+		case <-t.C:
+			return finish("", nil)
+		}
+	case st.Apply != nil:
+		cl, err := env.Cluster(ctx, st.Apply.Node)
+		if err != nil {
+			return finish("", err)
+		}
+		src := st.Apply.File
+		if src == "" {
+			src = fmt.Sprintf("%s: steps[%d].apply.manifests", sc.Source, i)
+		}
+		return finish("", cl.Apply(ctx, src, st.data))
+	case st.Delete != nil:
+		cl, err := env.Cluster(ctx, st.Delete.Node)
+		if err != nil {
+			return finish("", err)
+		}
+		return finish("", cl.Delete(ctx, st.Delete.Objects))
+	case st.Router != nil:
+		rc, err := env.RouterConfig(ctx, st.Router.Node)
+		if err != nil {
+			return finish("", err)
+		}
+		lines := st.Router.Commands
+		if st.Router.File != "" {
+			lines = strings.Split(string(st.data), "\n")
+		}
+		if st.Router.Typed {
+			out, err := rc.Type(ctx, lines)
+			if err == nil {
+				return finish(fmt.Sprintf("typed %d lines", len(wrapConfigure(lines))), nil)
+			}
+			return finish("", fmt.Errorf("%w\n%s", err, lastLines(out, 8)))
+		}
+		cmds := ConfigLines(lines)
+		_, err = rc.Configure(ctx, cmds, true)
+		return finish(fmt.Sprintf("pushed %d commands, committed and saved", len(cmds)), err)
+	case st.Fault != nil:
+		return finish("", runFault(ctx, sc, st.Fault, env))
+	}
+	return finish("", errors.New("empty step"))
+}
+
+func runFault(ctx context.Context, sc *Scenario, f *FaultStep, env Env) error {
+	fl := env.Faults()
+	switch f.Action {
+	case FaultLinkDown, FaultLinkUp:
+		up := f.Action == FaultLinkUp
+		if f.BridgePort != "" {
+			return fl.SetBridgePort(ctx, f.BridgePort, up)
+		}
+		return fl.SetLink(ctx, f.Node, f.Interface, up)
+	case FaultStop, FaultStart, FaultKill, FaultRestart:
+		return fl.Service(ctx, f.Node, f.Service, f.Action)
+	case FaultBlock, FaultUnblock:
+		return fl.Block(ctx, f.Node, f.Protocol, f.Port, f.Action == FaultBlock)
+	case FaultRestartRouter:
+		n := env.Context().Node(f.Node)
+		if n == nil {
+			return Permanent(fmt.Errorf("unknown node %q", f.Node))
+		}
+		svc := RouterService(n.Kind)
+		if svc == "" {
+			return Permanent(fmt.Errorf("node %s is a %s node, not a router", f.Node, n.Kind))
+		}
+		return fl.Service(ctx, f.Node, svc, FaultRestart)
+	}
+	return Permanent(fmt.Errorf("unknown fault action %q", f.Action))
+}
+
+// RunChecks runs a running lab's checks (or the given ones) as one suite.
+func RunChecks(ctx context.Context, env Env, labName, source string, checks []spec.Check, o RunOptions) *Suite {
+	s := &Suite{Name: "checks", Source: source, Lab: labName, Started: time.Now()}
+	runner := &Runner{Env: env, Observer: o.Observer, Logger: o.Logger, Interval: o.Interval, AttemptTimeout: o.AttemptTimeout}
+	s.Checks = runner.Run(ctx, checks)
+	s.finish()
+	return s
+}

@@ -1,0 +1,802 @@
+package scenarios
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/onp-lab/onp/internal/yamlx"
+	"github.com/onp-lab/onp/scenarios/spec"
+	"github.com/onp-lab/onp/topology"
+)
+
+// Scenario is a scenario file: a lab, ordered steps and final checks.
+type Scenario struct {
+	// Name names the scenario (and the labs it runs in): lower-case
+	// letters, digits and '-'.
+	Name        string `yaml:"name"`
+	Description string `yaml:"description,omitempty"`
+	// Lab is a built-in lab's name, a lab file (relative to the scenario
+	// file), or a lab written inline.
+	Lab yaml.Node `yaml:"lab"`
+	// Steps run in order.
+	Steps []Step `yaml:"steps,omitempty"`
+	// Checks run after the last step.
+	Checks []spec.Check `yaml:"checks,omitempty"`
+
+	// Topology is the resolved lab.
+	Topology *topology.Topology `yaml:"-"`
+	// Source names where the scenario came from (a path or builtin:NAME).
+	Source string `yaml:"-"`
+
+	fsys fs.FS // where relative files are read from
+	dir  string
+	doc  *yamlx.Doc
+}
+
+// Step is one step of a scenario; exactly one of its actions is set.
+type Step struct {
+	// Name is shown in reports instead of a description of the action.
+	Name   string         `yaml:"name,omitempty"`
+	Apply  *ApplyStep     `yaml:"apply,omitempty"`
+	Router *RouterStep    `yaml:"router,omitempty"`
+	Wait   *spec.Duration `yaml:"wait,omitempty"`
+	Check  []spec.Check   `yaml:"check,omitempty"`
+	Fault  *FaultStep     `yaml:"fault,omitempty"`
+	Delete *DeleteStep    `yaml:"delete,omitempty"`
+
+	// data is the content of Apply.File, Router.File (read at validation).
+	data []byte
+}
+
+// ApplyStep applies Kubernetes/MetalLB manifests through the cluster API,
+// as onp apply -f would.
+type ApplyStep struct {
+	// Node is the cluster node; empty means the lab's only one.
+	Node string `yaml:"node,omitempty"`
+	// File is a multi-document YAML file relative to the scenario file.
+	File string `yaml:"file,omitempty"`
+	// Manifests is the YAML itself, inline.
+	Manifests string `yaml:"manifests,omitempty"`
+}
+
+// RouterStep configures a VyOS router.
+type RouterStep struct {
+	Node string `yaml:"node"`
+	// Commands are configuration commands (set/delete ...), or with Typed
+	// the lines to type (configure, set ..., commit, save, exit).
+	Commands []string `yaml:"commands,omitempty"`
+	// File holds the commands instead, one a line (e.g. the seed lab's
+	// 04-vyos-commands.txt); configure/commit/save/exit lines and comments
+	// are skipped unless Typed.
+	File string `yaml:"file,omitempty"`
+	// Typed types the lines into the interactive CLI over SSH, as a person
+	// would, instead of pushing them with the driver.
+	Typed bool `yaml:"typed,omitempty"`
+}
+
+// Fault actions.
+const (
+	FaultLinkDown      = "link-down"
+	FaultLinkUp        = "link-up"
+	FaultStop          = "stop"
+	FaultStart         = "start"
+	FaultKill          = "kill"
+	FaultRestart       = "restart"
+	FaultBlock         = "block"
+	FaultUnblock       = "unblock"
+	FaultRestartRouter = "restart-router"
+)
+
+// FaultActions lists the fault actions.
+var FaultActions = []string{FaultLinkDown, FaultLinkUp, FaultStop, FaultStart, FaultKill, FaultRestart, FaultBlock, FaultUnblock, FaultRestartRouter}
+
+// FaultStep breaks or repairs something in the running lab.
+type FaultStep struct {
+	// Action is one of FaultActions.
+	Action string `yaml:"action"`
+	Node   string `yaml:"node,omitempty"`
+	// Interface is a node's interface (link-down/link-up).
+	Interface string `yaml:"interface,omitempty"`
+	// BridgePort is a bridge port in the fabric, <node>-eth<N>: the switch
+	// side of a node's interface (link-down/link-up).
+	BridgePort string `yaml:"bridgePort,omitempty"`
+	// Service is a supervised process of the node (stop/start/kill/restart):
+	// frr, router (vyos), bird, gobgpd, or a host service's name.
+	Service string `yaml:"service,omitempty"`
+	// Protocol (tcp or udp) and Port are what block/unblock drop.
+	Protocol string `yaml:"protocol,omitempty"`
+	Port     uint16 `yaml:"port,omitempty"`
+}
+
+// DeleteStep deletes cluster objects.
+type DeleteStep struct {
+	// Node is the cluster node; empty means the lab's only one.
+	Node    string      `yaml:"node,omitempty"`
+	Objects []ObjectRef `yaml:"objects"`
+}
+
+// Kind names the step's action.
+func (s *Step) Kind() string {
+	switch {
+	case s.Apply != nil:
+		return "apply"
+	case s.Router != nil:
+		return "router"
+	case s.Wait != nil:
+		return "wait"
+	case s.Check != nil:
+		return "check"
+	case s.Fault != nil:
+		return "fault"
+	case s.Delete != nil:
+		return "delete"
+	}
+	return ""
+}
+
+// Title describes the step for reports.
+func (s *Step) Title() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	switch {
+	case s.Apply != nil:
+		if s.Apply.File != "" {
+			return "apply " + s.Apply.File
+		}
+		return "apply inline manifests"
+	case s.Router != nil:
+		how := "push"
+		if s.Router.Typed {
+			how = "type"
+		}
+		what := fmt.Sprintf("%d commands", len(s.Router.Commands))
+		if s.Router.File != "" {
+			what = s.Router.File
+		}
+		return fmt.Sprintf("%s %s on router %s", how, what, s.Router.Node)
+	case s.Wait != nil:
+		return "wait " + s.Wait.D().String()
+	case s.Check != nil:
+		return fmt.Sprintf("check (%d)", len(s.Check))
+	case s.Fault != nil:
+		f := s.Fault
+		switch f.Action {
+		case FaultLinkDown, FaultLinkUp:
+			if f.BridgePort != "" {
+				return fmt.Sprintf("fault: %s bridge port %s", f.Action, f.BridgePort)
+			}
+			return fmt.Sprintf("fault: %s %s on %s", f.Action, f.Interface, f.Node)
+		case FaultBlock, FaultUnblock:
+			return fmt.Sprintf("fault: %s %s/%d on %s", f.Action, f.Protocol, f.Port, f.Node)
+		case FaultRestartRouter:
+			return "fault: restart router " + f.Node
+		}
+		return fmt.Sprintf("fault: %s %s on %s", f.Action, f.Service, f.Node)
+	case s.Delete != nil:
+		var os []string
+		for _, o := range s.Delete.Objects {
+			os = append(os, o.String())
+		}
+		return "delete " + strings.Join(os, ", ")
+	}
+	return "empty step"
+}
+
+//go:embed builtin
+var builtinFS embed.FS
+
+// BuiltinInfo describes a built-in scenario.
+type BuiltinInfo struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// Builtins lists the scenarios embedded in the binary.
+func Builtins() []BuiltinInfo {
+	ents, _ := fs.ReadDir(builtinFS, "builtin")
+	var out []BuiltinInfo
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".yaml")
+		if !ok || e.IsDir() {
+			continue
+		}
+		info := BuiltinInfo{Name: name}
+		if s, err := Builtin(name); err == nil {
+			info.Description = strings.TrimSpace(s.Description)
+		}
+		out = append(out, info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// BuiltinSource returns the YAML text of a built-in scenario.
+func BuiltinSource(name string) ([]byte, error) {
+	data, err := builtinFS.ReadFile(path.Join("builtin", name+".yaml"))
+	if err != nil {
+		var names []string
+		ents, _ := fs.ReadDir(builtinFS, "builtin")
+		for _, e := range ents {
+			if n, ok := strings.CutSuffix(e.Name(), ".yaml"); ok {
+				names = append(names, n)
+			}
+		}
+		list := "there are none"
+		if len(names) > 0 {
+			list = "built-ins: " + strings.Join(names, ", ")
+		}
+		return nil, fmt.Errorf("no built-in scenario %q (%s)", name, list)
+	}
+	return data, nil
+}
+
+// Builtin loads a built-in scenario.
+func Builtin(name string) (*Scenario, error) {
+	data, err := BuiltinSource(name)
+	if err != nil {
+		return nil, err
+	}
+	return Parse("builtin:"+name, data, builtinFS, "builtin")
+}
+
+// Load reads a scenario file.
+func Load(file string) (*Scenario, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read scenario: %w", err)
+	}
+	abs, err := filepath.Abs(filepath.Dir(file))
+	if err != nil {
+		return nil, err
+	}
+	return Parse(file, data, os.DirFS("/"), strings.TrimPrefix(abs, "/"))
+}
+
+// Resolve loads arg as a scenario file when it names an existing file, and
+// as a built-in scenario otherwise.
+func Resolve(arg string) (*Scenario, error) {
+	if _, err := os.Stat(arg); err == nil {
+		return Load(arg)
+	}
+	if strings.ContainsAny(arg, "/.") {
+		return nil, fmt.Errorf("scenario file %s: no such file", arg)
+	}
+	return Builtin(arg)
+}
+
+// ReadFile reads a file the scenario refers to, relative to the scenario
+// file (or from the embedded files of a built-in).
+func (s *Scenario) ReadFile(name string) ([]byte, error) {
+	if filepath.IsAbs(name) {
+		if s.fsys != builtinFS {
+			return os.ReadFile(name)
+		}
+		return nil, fmt.Errorf("%s: a built-in scenario can only use its own files", name)
+	}
+	return fs.ReadFile(s.fsys, path.Join(s.dir, filepath.ToSlash(name)))
+}
+
+// Doc returns the positions of the scenario file.
+func (s *Scenario) Doc() *yamlx.Doc { return s.doc }
+
+var scenarioNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+
+// MaxScenarioName bounds scenario names.
+const MaxScenarioName = 40
+
+// Parse decodes, resolves and validates a scenario; every problem comes
+// back at once, with file:line:col and field path. fsys and dir locate
+// the files the scenario refers to.
+func Parse(file string, data []byte, fsys fs.FS, dir string) (*Scenario, error) {
+	s := &Scenario{Source: file, fsys: fsys, dir: dir}
+	doc, derr := yamlx.Decode(file, data, s)
+	s.doc = doc
+	if derr != nil && len(doc.Pos) == 0 {
+		return nil, derr
+	}
+	v := &scenarioValidator{s: s, doc: doc, data: data}
+	v.run()
+	if err := yamlx.Merge(derr, v.errs.Err()); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+type scenarioValidator struct {
+	s    *Scenario
+	doc  *yamlx.Doc
+	data []byte
+	ctx  *spec.Context
+	errs yamlx.ErrorList
+}
+
+func (v *scenarioValidator) errorf(p, format string, args ...any) {
+	v.errs = append(v.errs, v.doc.Errorf(p, format, args...))
+}
+
+func (v *scenarioValidator) written(p string) bool {
+	_, ok := v.doc.Pos[p]
+	return ok
+}
+
+func (v *scenarioValidator) run() {
+	s := v.s
+	switch {
+	case s.Name == "":
+		v.errorf("name", "a scenario needs a name (lower-case letters, digits and '-')")
+	case len(s.Name) > MaxScenarioName:
+		v.errorf("name", "scenario name %q is longer than %d characters", s.Name, MaxScenarioName)
+	case !scenarioNameRE.MatchString(s.Name):
+		v.errorf("name", "scenario name %q must be lower-case letters, digits and '-', starting and ending with a letter or digit", s.Name)
+	}
+	v.lab()
+	if v.s.Topology != nil {
+		v.ctx = topology.CheckContext(v.s.Topology)
+	}
+	if len(s.Steps) == 0 && len(s.Checks) == 0 {
+		v.errorf("", "a scenario needs steps or checks (or both)")
+	}
+	for i := range s.Steps {
+		v.step(i, &s.Steps[i])
+	}
+	v.errs = append(v.errs, spec.Validate(v.doc, "checks", s.Checks, v.ctx)...)
+}
+
+// lab resolves the lab: a built-in's name, a file, or inline.
+func (v *scenarioValidator) lab() {
+	n := &v.s.Lab
+	switch n.Kind {
+	case 0:
+		v.errorf("lab", "a scenario needs a lab: a built-in lab's name (see onp topology list), a lab file, or the lab inline")
+		return
+	case yaml.ScalarNode:
+		ref := n.Value
+		if strings.HasSuffix(ref, ".yaml") || strings.HasSuffix(ref, ".yml") || strings.Contains(ref, "/") {
+			data, err := v.s.ReadFile(ref)
+			if err != nil {
+				v.errorf("lab", "lab file %s: %v", ref, unwrapPath(err))
+				return
+			}
+			name := ref
+			if v.s.fsys != builtinFS && !filepath.IsAbs(ref) {
+				name = filepath.Join(filepath.Dir(v.s.Source), ref)
+			}
+			t, err := topology.Parse(name, data)
+			if err != nil {
+				v.errs = append(v.errs, foreignErrors(err, name)...)
+				return
+			}
+			t.Dir = filepath.Dir(name)
+			v.s.Topology = t
+			return
+		}
+		t, err := topology.Builtin(ref)
+		if err != nil {
+			v.errorf("lab", "%v", err)
+			return
+		}
+		v.s.Topology = t
+	case yaml.MappingNode:
+		text := v.inlineText(n)
+		t, err := topology.Parse(v.doc.File, text)
+		if err != nil {
+			var el yamlx.ErrorList
+			if !errors.As(err, &el) {
+				v.errorf("lab", "%v", err)
+				return
+			}
+			for _, e := range el {
+				e.Path = joinPath("lab", e.Path)
+				v.errs = append(v.errs, e)
+			}
+			return
+		}
+		if v.s.fsys == builtinFS {
+			for i, nd := range t.Nodes {
+				for _, d := range []*topology.DaemonSpec{nd.FRR, nd.BIRD, nd.GoBGP} {
+					if d != nil && d.ConfigFile != "" {
+						v.errorf(fmt.Sprintf("lab.nodes[%d]", i), "a built-in scenario's inline lab must write its daemon configuration inline")
+					}
+				}
+			}
+		}
+		t.Dir = filepath.Dir(v.s.Source)
+		v.s.Topology = t
+	default:
+		v.errorf("lab", "lab must be a built-in lab's name, a lab file, or a lab written inline (a mapping)")
+	}
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func joinPath(prefix, p string) string {
+	switch {
+	case p == "":
+		return prefix
+	case strings.HasPrefix(p, "["):
+		return prefix + p
+	}
+	return prefix + "." + p
+}
+
+// foreignErrors keeps the errors of a lab file the scenario refers to;
+// they carry that file's own positions.
+func foreignErrors(err error, file string) yamlx.ErrorList {
+	var el yamlx.ErrorList
+	if errors.As(err, &el) {
+		return el
+	}
+	return yamlx.ErrorList{{File: file, Msg: err.Error()}}
+}
+
+// inlineText cuts the inline lab out of the scenario file so that the lab
+// parser sees it at its original lines and columns: lines before it are
+// blanked, the text before its first column on its first line is replaced
+// by spaces, and it ends before the scenario's next top-level key.
+func (v *scenarioValidator) inlineText(n *yaml.Node) []byte {
+	lines := strings.SplitAfter(string(v.data), "\n")
+	end := len(lines)
+	var root yaml.Node
+	if yaml.Unmarshal(v.data, &root) == nil && len(root.Content) == 1 {
+		m := root.Content[0]
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == "lab" && i+2 < len(m.Content) {
+				end = m.Content[i+2].Line - 1
+			}
+		}
+	}
+	var b bytes.Buffer
+	for i := 0; i < len(lines) && i < end; i++ {
+		l := lines[i]
+		switch {
+		case i < n.Line-1:
+			b.WriteString("\n")
+		case i == n.Line-1:
+			cut := min(n.Column-1, len(l))
+			b.WriteString(strings.Repeat(" ", cut))
+			b.WriteString(l[cut:])
+		default:
+			b.WriteString(l)
+		}
+	}
+	return b.Bytes()
+}
+
+func (v *scenarioValidator) step(i int, st *Step) {
+	p := fmt.Sprintf("steps[%d]", i)
+	var set []string
+	for _, k := range []string{"apply", "router", "wait", "check", "fault", "delete"} {
+		if v.written(p + "." + k) {
+			set = append(set, k)
+		}
+	}
+	switch len(set) {
+	case 0:
+		v.errorf(p, "a step needs one of apply, router, wait, check, fault or delete")
+		return
+	case 1:
+	default:
+		v.errorf(p+"."+set[1], "a step does one thing, this one has %s: split it into %d steps", strings.Join(set, " and "), len(set))
+		return
+	}
+	switch set[0] {
+	case "apply":
+		v.apply(p+".apply", st)
+	case "router":
+		v.router(p+".router", st)
+	case "wait":
+		if st.Wait == nil || st.Wait.D() <= 0 || st.Wait.D() > spec.MaxWait {
+			v.errorf(p+".wait", "wait needs a duration between 0s and %s, e.g. wait: 5s", spec.MaxWait)
+		}
+	case "check":
+		if len(st.Check) == 0 {
+			v.errorf(p+".check", "a check step needs a list of checks")
+			if st.Check == nil {
+				st.Check = []spec.Check{}
+			}
+		}
+		v.errs = append(v.errs, spec.Validate(v.doc, p+".check", st.Check, v.ctx)...)
+	case "fault":
+		v.fault(p+".fault", st.Fault)
+	case "delete":
+		v.delete(p+".delete", st.Delete)
+	}
+}
+
+// node checks a node reference and its kind.
+func (v *scenarioValidator) node(p, name string, kinds ...string) *spec.NodeInfo {
+	if name == "" {
+		v.errorf(p, "give the node")
+		return nil
+	}
+	if v.ctx == nil {
+		return nil
+	}
+	n := v.ctx.Node(name)
+	if n == nil {
+		v.errorf(p, "unknown node %q (%s)", name, v.ctx.NodeNames())
+		return nil
+	}
+	if len(kinds) > 0 && !slices.Contains(kinds, n.Kind) {
+		v.errorf(p, "node %q is a %s node; this step needs a %s node", name, n.Kind, strings.Join(kinds, " or "))
+	}
+	return n
+}
+
+// clusterNode checks the optional cluster node of apply/delete.
+func (v *scenarioValidator) clusterNode(p, name string) {
+	if name != "" {
+		v.node(p+".node", name, "sno")
+		return
+	}
+	if v.ctx == nil {
+		return
+	}
+	var snos []string
+	for _, n := range v.ctx.Nodes {
+		if n.Kind == "sno" {
+			snos = append(snos, n.Name)
+		}
+	}
+	switch len(snos) {
+	case 0:
+		v.errorf(p, "the lab has no cluster node (kind sno) to apply to")
+	case 1:
+	default:
+		v.errorf(p, "the lab has several cluster nodes (%s): give node", strings.Join(snos, ", "))
+	}
+}
+
+func (v *scenarioValidator) apply(p string, st *Step) {
+	a := st.Apply
+	if a == nil {
+		v.errorf(p, "apply needs file or manifests")
+		return
+	}
+	v.clusterNode(p, a.Node)
+	switch {
+	case a.File != "" && a.Manifests != "":
+		v.errorf(p, "give file or manifests, not both")
+	case a.File != "":
+		data, err := v.s.ReadFile(a.File)
+		if err != nil {
+			v.errorf(p+".file", "manifest file %s: %v", a.File, unwrapPath(err))
+			return
+		}
+		st.data = data
+		if _, err := yamlx.Documents(a.File, data); err != nil {
+			v.errorf(p+".file", "%v", err)
+		}
+	case a.Manifests != "":
+		st.data = []byte(a.Manifests)
+		if _, err := yamlx.Documents("manifests", st.data); err != nil {
+			v.errorf(p+".manifests", "%v", err)
+		}
+	default:
+		v.errorf(p, "apply needs file (a YAML file) or manifests (inline YAML)")
+	}
+}
+
+func (v *scenarioValidator) router(p string, st *Step) {
+	r := st.Router
+	if r == nil {
+		v.errorf(p, "router needs node and commands or file")
+		return
+	}
+	v.node(p+".node", r.Node, "vyos")
+	var lines []string
+	switch {
+	case len(r.Commands) > 0 && r.File != "":
+		v.errorf(p, "give commands or file, not both")
+		return
+	case r.File != "":
+		data, err := v.s.ReadFile(r.File)
+		if err != nil {
+			v.errorf(p+".file", "command file %s: %v", r.File, unwrapPath(err))
+			return
+		}
+		st.data = data
+		lines = strings.Split(string(data), "\n")
+	case len(r.Commands) > 0:
+		lines = r.Commands
+	default:
+		v.errorf(p, "router needs commands (a list) or file (one command a line)")
+		return
+	}
+	if r.Typed {
+		return
+	}
+	cmds := ConfigLines(lines)
+	if len(cmds) == 0 {
+		v.errorf(p, "no set or delete commands to push")
+	}
+	if r.File == "" {
+		for j, c := range r.Commands {
+			w := strings.Fields(c)
+			if len(w) > 0 && w[0] != "set" && w[0] != "delete" && !slices.Contains(sessionWords, w[0]) && !strings.HasPrefix(w[0], "#") {
+				v.errorf(fmt.Sprintf("%s.commands[%d]", p, j), "%q is not a configuration command: push set ... or delete ... lines (or use typed: true to type anything)", c)
+			}
+		}
+	}
+}
+
+// sessionWords are the lines of a typed configuration session that a push
+// leaves out, since the driver adds them.
+var sessionWords = []string{"configure", "commit", "save", "exit", "run"}
+
+// ConfigLines keeps the set/delete lines of a typed configuration session.
+func ConfigLines(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if slices.Contains(sessionWords, strings.Fields(l)[0]) {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// defaultServices are the supervised processes of each kind.
+var defaultServices = map[string][]string{
+	"vyos":  {"router"},
+	"frr":   {"frr"},
+	"bird":  {"bird"},
+	"gobgp": {"gobgpd"},
+}
+
+// RouterService is the supervised process that is a router node's router.
+func RouterService(kind string) string {
+	if s := defaultServices[kind]; len(s) > 0 {
+		return s[0]
+	}
+	return ""
+}
+
+func (v *scenarioValidator) fault(p string, f *FaultStep) {
+	if f == nil {
+		v.errorf(p, "fault needs an action (%s)", strings.Join(FaultActions, ", "))
+		return
+	}
+	allowed := map[string][]string{
+		FaultLinkDown: {"node", "interface", "bridgePort"}, FaultLinkUp: {"node", "interface", "bridgePort"},
+		FaultStop: {"node", "service"}, FaultStart: {"node", "service"}, FaultKill: {"node", "service"}, FaultRestart: {"node", "service"},
+		FaultBlock: {"node", "protocol", "port"}, FaultUnblock: {"node", "protocol", "port"},
+		FaultRestartRouter: {"node"},
+	}
+	fields, ok := allowed[f.Action]
+	if !ok {
+		if f.Action == "" {
+			v.errorf(p+".action", "a fault needs an action (%s)", strings.Join(FaultActions, ", "))
+		} else {
+			v.errorf(p+".action", "unknown fault action %q (actions: %s)", f.Action, strings.Join(FaultActions, ", "))
+		}
+		return
+	}
+	for _, fld := range []string{"node", "interface", "bridgePort", "service", "protocol", "port"} {
+		if v.written(p+"."+fld) && !slices.Contains(fields, fld) {
+			v.errorf(p+"."+fld, "field %q does not apply to fault %s (its fields: action, %s)", fld, f.Action, strings.Join(fields, ", "))
+		}
+	}
+	switch f.Action {
+	case FaultLinkDown, FaultLinkUp:
+		switch {
+		case f.BridgePort != "" && (f.Node != "" || f.Interface != ""):
+			v.errorf(p+".bridgePort", "give node and interface (the node's side) or bridgePort (the fabric's side), not both")
+		case f.BridgePort != "":
+			v.bridgePort(p+".bridgePort", f.BridgePort)
+		default:
+			n := v.node(p+".node", f.Node)
+			if f.Interface == "" {
+				v.errorf(p, "give interface (e.g. eth0), or bridgePort instead of node")
+			} else if n != nil && !slices.Contains(n.Interfaces, f.Interface) {
+				v.errorf(p+".interface", "node %s has no interface %q (interfaces: %s)", n.Name, f.Interface, strings.Join(n.Interfaces, ", "))
+			}
+		}
+	case FaultStop, FaultStart, FaultKill, FaultRestart:
+		n := v.node(p+".node", f.Node)
+		if f.Service == "" {
+			v.errorf(p, "give the service: the supervised process to %s", f.Action)
+		} else if n != nil {
+			if have := v.services(n); have != nil && !slices.Contains(have, f.Service) {
+				v.errorf(p+".service", "node %s has no service %q (services: %s)", n.Name, f.Service, strings.Join(have, ", "))
+			}
+		}
+	case FaultBlock, FaultUnblock:
+		v.node(p+".node", f.Node)
+		if f.Protocol != "tcp" && f.Protocol != "udp" {
+			v.errorf(p+".protocol", "protocol must be tcp or udp")
+		}
+		if f.Port == 0 {
+			v.errorf(p+".port", "give the port to %s (1 to 65535)", f.Action)
+		}
+	case FaultRestartRouter:
+		v.node(p+".node", f.Node, "vyos", "frr", "bird", "gobgp")
+	}
+}
+
+// services lists the known supervised processes of a node, or nil when
+// they are not known in advance.
+func (v *scenarioValidator) services(n *spec.NodeInfo) []string {
+	if s, ok := defaultServices[n.Kind]; ok {
+		return s
+	}
+	if n.Kind != "host" || v.s.Topology == nil {
+		return nil
+	}
+	tn := v.s.Topology.Node(n.Name)
+	var out []string
+	if tn != nil && tn.Host != nil {
+		for _, sv := range tn.Host.Services {
+			out = append(out, sv.Name)
+		}
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}
+
+func (v *scenarioValidator) bridgePort(p, port string) {
+	if v.s.Topology == nil {
+		return
+	}
+	var ports []string
+	for _, n := range v.s.Topology.Nodes {
+		for j := range n.Interfaces {
+			ports = append(ports, topology.PortName(n.Name, topology.IfName(j)))
+		}
+	}
+	if !slices.Contains(ports, port) {
+		v.errorf(p, "the lab has no bridge port %q (ports: %s)", port, strings.Join(ports, ", "))
+	}
+}
+
+func (v *scenarioValidator) delete(p string, d *DeleteStep) {
+	if d == nil || len(d.Objects) == 0 {
+		v.errorf(p, "delete needs objects: a list of {kind, namespace, name}")
+		return
+	}
+	v.clusterNode(p, d.Node)
+	for j, o := range d.Objects {
+		op := fmt.Sprintf("%s.objects[%d]", p, j)
+		if o.Kind == "" {
+			v.errorf(op+".kind", "give the object's kind, e.g. Service")
+		}
+		if o.Name == "" {
+			v.errorf(op+".name", "give the object's name")
+		}
+	}
+}
+
+// UniqueLabName returns a fresh lab name for a run of the scenario: its
+// name, shortened, and a random suffix.
+func UniqueLabName(scenario string) string {
+	base := scenario
+	if len(base) > topology.MaxLabName-6 {
+		base = strings.TrimRight(base[:topology.MaxLabName-6], "-")
+	}
+	return base + "-" + randHex(5)
+}
