@@ -26,7 +26,7 @@ type Observer interface {
 // NopObserver ignores everything; embed it to implement part of Observer.
 type NopObserver struct{}
 
-func (NopObserver) CheckStarted(*spec.Check, []string) {}
+func (NopObserver) CheckStarted(*spec.Check, []string)   {}
 func (NopObserver) TargetDone(*spec.Check, TargetResult) {}
 func (NopObserver) CheckDone(*CheckResult)               {}
 func (NopObserver) StepStarted(int, string, string)      {}

@@ -4,13 +4,13 @@
 //
 // A check is one YAML mapping with a type and the fields of that type:
 //
-//	- name: the router learned the service address
-//	  type: bgp-route
-//	  node: vyos
-//	  prefix: 10.0.0.10/32
-//	  nexthops: [sno4]
-//	  communities: ["65535:65282"]
-//	  localPref: 100
+//   - name: the router learned the service address
+//     type: bgp-route
+//     node: vyos
+//     prefix: 10.0.0.10/32
+//     nexthops: [sno4]
+//     communities: ["65535:65282"]
+//     localPref: 100
 //
 // Every check retries once a second until its deadline (wait, with a
 // default per type) and reports one PASS/FAIL line per target (each node in
