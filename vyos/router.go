@@ -274,12 +274,19 @@ func (r *Router) commitLocked(ctx context.Context, working *Config, boot bool) (
 		undo()
 		return CommitResult{Output: formatIssues(warns) + formatFailure([]Issue{err.(*ifaceError).issue})}, nil
 	}
-	if _, err := r.opts.FRR.Apply(ctx, Render(working)); err != nil {
-		undo()
-		path := blameFRR(old, working)
-		r.log.Warn("commit rejected by FRR", "err", err)
-		msg := "FRR rejected the configuration: " + frrErrorText(err)
-		return CommitResult{Output: formatIssues(warns) + formatFailure([]Issue{{Path: path, Header: path, Message: msg}})}, nil
+	// Like VyOS, only touch FRR when its part of the configuration changed
+	// (a restarted daemon is brought back with Reapply).
+	if target := Render(working); boot || target != Render(old) {
+		if _, err := r.opts.FRR.Apply(ctx, target); err != nil {
+			undo()
+			path := blameFRR(old, working)
+			r.log.Warn("commit rejected by FRR", "err", err)
+			msg := "FRR rejected the configuration: " + frrErrorText(err)
+			return CommitResult{Output: formatIssues(warns) + formatFailure([]Issue{{Path: path, Header: path, Message: msg}})}, nil
+		}
+	}
+	if h := hostName(working); boot || h != hostName(old) {
+		r.setFRRHostname(ctx, h)
 	}
 	r.active = working.Clone()
 	r.gen++
@@ -371,7 +378,18 @@ func (r *Router) Reapply(ctx context.Context) error {
 	if _, err := r.opts.FRR.Apply(ctx, Render(r.active)); err != nil {
 		return fmt.Errorf("vyos: re-apply the committed configuration to FRR: %w", err)
 	}
+	r.setFRRHostname(ctx, hostName(r.active))
 	return nil
+}
+
+// setFRRHostname gives FRR's daemons the router's host name (BGP sends it
+// in the hostname capability), as a VyOS box's FRR has it from the system.
+// vtysh itself always shows the machine's name in "show running-config",
+// so the line is not part of what Apply compares.
+func (r *Router) setFRRHostname(ctx context.Context, name string) {
+	if _, err := r.opts.FRR.Vtysh(ctx, "configure terminal", "hostname "+name); err != nil {
+		r.log.Warn("could not set FRR's host name", "hostname", name, "err", err)
+	}
 }
 
 // Save writes the active configuration to Dir/config.boot (atomically)
