@@ -128,12 +128,47 @@ func (p *Provider) wire(l *lab.Lab, n *topology.Node, nsName string) error {
 			return fmt.Errorf("%s:%s up: %w", n.Name, ifName, err)
 		}
 	}
+	var ifs, ports []string
+	for i := range n.Interfaces {
+		ifs = append(ifs, topology.IfName(i))
+		ports = append(ports, topology.PortName(n.Name, topology.IfName(i)))
+	}
+	if err := waitOperUp(nh, n.Name, ifs); err != nil {
+		return err
+	}
+	if err := waitOperUp(fh, "fabric", ports); err != nil {
+		return err
+	}
 	if n.Kind == "vyos" {
 		return nil
 	}
 	for _, r := range n.Routes {
 		if err := addRoute(nh, r); err != nil {
 			return fmt.Errorf("route %s via %s on %s: %w", r.To, r.Via, n.Name, err)
+		}
+	}
+	return nil
+}
+
+// waitOperUp waits until the node's interfaces are operationally up. The
+// kernel activates a link's queueing discipline (until then it drops every
+// packet) in its link-watch work, which may run up to a second after the
+// carrier came up; a lab is not ready before that.
+func waitOperUp(h *netlink.Handle, where string, names []string) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for _, name := range names {
+		for {
+			link, err := h.LinkByName(name)
+			if err != nil {
+				return fmt.Errorf("%s:%s: %w", where, name, err)
+			}
+			if link.Attrs().OperState == netlink.OperUp {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s:%s did not come up within 5s (state %s)", where, name, link.Attrs().OperState)
+			}
+			time.Sleep(2 * time.Millisecond)
 		}
 	}
 	return nil

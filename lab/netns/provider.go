@@ -303,7 +303,18 @@ func (p *Provider) createHostLink(l *lab.Lab, fabric *netlink.Handle, br netlink
 	if err := netlink.AddrAdd(root, addr(netip.PrefixFrom(a, sub.Bits()))); err != nil {
 		return fmt.Errorf("address %s on host link %s: %w", a, name, err)
 	}
-	return netlink.LinkSetUp(root)
+	if err := netlink.LinkSetUp(root); err != nil {
+		return err
+	}
+	if err := waitOperUp(fabric, "fabric", []string{peer}); err != nil {
+		return err
+	}
+	rh, err := netlink.NewHandle()
+	if err != nil {
+		return err
+	}
+	defer rh.Close()
+	return waitOperUp(rh, "host", []string{name})
 }
 
 func addr(p netip.Prefix) *netlink.Addr {
