@@ -31,6 +31,9 @@ type gobgpBackend struct {
 	cfg    backendConfig
 	family *api.Family
 	addr   string
+	// fixed holds the encoded ORIGIN (IGP) and NEXT_HOP (unspecified)
+	// attributes every path carries.
+	fixed []*anypb.Any
 
 	mu     sync.Mutex
 	srv    *server.BgpServer
@@ -44,6 +47,30 @@ func newGobgpBackend(cfg backendConfig) backend {
 		fam.Afi = api.Family_AFI_IP6
 	}
 	return &gobgpBackend{cfg: cfg, family: fam, addr: cfg.params.PeerAddress.String(), uuids: map[string][]byte{}}
+}
+
+// fixedAttrs returns the encoded ORIGIN IGP and NEXT_HOP attributes. The
+// next hop is unspecified, so gobgp sends the session's local address.
+func (b *gobgpBackend) fixedAttrs() ([]*anypb.Any, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.fixed != nil {
+		return b.fixed, nil
+	}
+	nh := "0.0.0.0"
+	if b.family.Afi == api.Family_AFI_IP6 {
+		nh = "::"
+	}
+	origin, err := anypb.New(&api.OriginAttribute{Origin: 0})
+	if err != nil {
+		return nil, fmt.Errorf("encode ORIGIN: %w", err)
+	}
+	next, err := anypb.New(&api.NextHopAttribute{NextHop: nh})
+	if err != nil {
+		return nil, fmt.Errorf("encode NEXT_HOP: %w", err)
+	}
+	b.fixed = []*anypb.Any{origin, next}
+	return b.fixed, nil
 }
 
 func seconds(d time.Duration) uint64 { return uint64(math.Ceil(d.Seconds())) }
@@ -131,14 +158,11 @@ func (b *gobgpBackend) server() (*server.BgpServer, error) {
 // unspecified (gobgp sends the session's local address), communities, and
 // LOCAL_PREF when non-zero (gobgp removes it toward eBGP peers).
 func (b *gobgpBackend) path(a Advertisement) (*api.Path, error) {
-	nh := "0.0.0.0"
-	if a.Prefix.Addr().Is6() {
-		nh = "::"
+	fixed, err := b.fixedAttrs()
+	if err != nil {
+		return nil, err
 	}
-	msgs := []proto.Message{
-		&api.OriginAttribute{Origin: 0},
-		&api.NextHopAttribute{NextHop: nh},
-	}
+	var msgs []proto.Message
 	if len(a.Communities) > 0 {
 		cs := make([]uint32, len(a.Communities))
 		for i, c := range a.Communities {
@@ -156,13 +180,14 @@ func (b *gobgpBackend) path(a Advertisement) (*api.Path, error) {
 	if a.LocalPref != 0 {
 		msgs = append(msgs, &api.LocalPrefAttribute{LocalPref: a.LocalPref})
 	}
-	attrs := make([]*anypb.Any, len(msgs))
-	for i, m := range msgs {
+	attrs := make([]*anypb.Any, 0, len(fixed)+len(msgs))
+	attrs = append(attrs, fixed...)
+	for _, m := range msgs {
 		x, err := anypb.New(m)
 		if err != nil {
 			return nil, fmt.Errorf("encode %T for %s: %w", m, a.Prefix, err)
 		}
-		attrs[i] = x
+		attrs = append(attrs, x)
 	}
 	nlri, err := anypb.New(&api.IPAddressPrefix{Prefix: a.Prefix.Addr().String(), PrefixLen: uint32(a.Prefix.Bits())})
 	if err != nil {

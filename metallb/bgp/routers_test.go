@@ -25,7 +25,7 @@ import (
 // namespace: node 10.126.N.2/24 on interface rN, router 10.126.N.1/24 on
 // eth0, N unique per lab.
 type lab struct {
-	t        *testing.T
+	t        testing.TB
 	node     *testutil.Netns
 	router   *testutil.Netns
 	ifName   string
@@ -35,7 +35,7 @@ type lab struct {
 
 var labSeq atomic.Int32
 
-func newLab(t *testing.T) *lab {
+func newLab(t testing.TB) *lab {
 	t.Helper()
 	node := requireSpeakerNetns(t)
 	n := labSeq.Add(1)
