@@ -17,6 +17,7 @@ import (
 	"github.com/onp-lab/onp/internal/nsx"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // ConfigBoot is the file name of the saved configuration in the router
@@ -98,7 +99,7 @@ func NewRouter(ctx context.Context, opts RouterOptions) (*Router, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vyos: netlink handle for namespace %q: %w", opts.NetnsPath, err)
 	}
-	if !opts.KeepForwarding {
+	if !opts.KeepForwarding && !r.inInitNamespace() {
 		for _, k := range []string{"ipv4/ip_forward", "ipv6/conf/all/forwarding"} {
 			if err := r.writeSysctl(k, "1"); err != nil {
 				log.Warn("could not enable forwarding", "sysctl", k, "err", err)
@@ -125,6 +126,18 @@ func NewRouter(ctx context.Context, opts RouterOptions) (*Router, error) {
 	}
 	r.savedAt = r.gen
 	return r, nil
+}
+
+// inInitNamespace reports whether the router's namespace is the host's
+// (pid 1's): forwarding is then left to the host's administrator.
+func (r *Router) inInitNamespace() bool {
+	path := r.opts.NetnsPath
+	if path == "" {
+		path = fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
+	}
+	mine, err1 := nsx.Inode(path)
+	host, err2 := nsx.Inode("/proc/1/ns/net")
+	return err1 != nil || err2 != nil || mine == host
 }
 
 func (r *Router) writeSysctl(key, val string) error {
