@@ -32,12 +32,26 @@
 // Established and never reports Connect (its dialer runs inside Active), so
 // StateConnect never appears in a Status even though it is defined.
 //
-// NOTIFICATIONs: gobgp's event API carries no NOTIFICATION details, so the
-// slog adapter given to gobgp (logadapter.go) reads them from gobgp's own
-// "received notification" / "sent notification" records, which carry the
-// decoded code, subcode and data, and from the FSM's transition reason. The
+// NOTIFICATIONs: gobgp's event API carries no NOTIFICATION details, and
+// gobgp does not even log a NOTIFICATION that arrives before Established
+// (the peer rejecting our OPEN: Bad Peer AS, Bad BGP Identifier, ...): it
+// counts it and reports "invalid-msg". Two sources fill the gap: the slog
+// adapter given to gobgp (logadapter.go) reads gobgp's "received
+// notification" / "sent notification" records, which carry the decoded
+// code, subcode and data, and a passive sniffer (sniff.go) reads the peer's
+// small TCP segments from a packet socket with a BPF filter and decodes
+// NOTIFICATIONs from the wire (it needs CAP_NET_RAW; without it, early
+// NOTIFICATIONs are only counted). Duplicates from the two are merged. The
 // adapter never exits or panics: gobgp's Fatal and Panic become Error
 // records.
+//
+// DynamicASN: gobgp accepts any AS when none is configured, so the kind
+// (internal/external) is checked once the session is Established; a
+// mismatching session is reset with Cease / Administrative Reset carrying
+// the reason, and gobgp retries after its 30 s reset hold time. Paths may
+// reach such a peer for that moment. gobgp also cannot tell before the OPEN
+// that a dynamic session is eBGP, so it dials with the system's default TTL
+// rather than FRR's TTL 1.
 //
 // BFD (package metallb/bfd) runs per session when a profile is set. RFC
 // 5882: when BFD goes from Up to Down for any reason but the peer

@@ -13,6 +13,7 @@ import (
 	"github.com/google/nftables/expr"
 	"github.com/onp-lab/onp/internal/testutil"
 	"github.com/onp-lab/onp/metallb/bfd"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -349,4 +350,60 @@ func TestEBGPTTL(t *testing.T) {
 	}
 	waitState(t, s, StateEstablished, 15*time.Second)
 	f.waitEstablished(t, l.nodeIP, 5*time.Second)
+}
+
+func TestFRRIPv6(t *testing.T) {
+	l := newLab(t)
+	n := strings.Split(l.nodeIP.String(), ".")[2]
+	node6 := netip.MustParseAddr("fd00:126:" + n + "::2")
+	router6 := netip.MustParseAddr("fd00:126:" + n + "::1")
+	for _, x := range []struct {
+		h    *netlink.Handle
+		link string
+		addr netip.Addr
+	}{{l.node.Handle(t), l.ifName, node6}, {l.router.Handle(t), "eth0", router6}} {
+		lk, err := x.h.LinkByName(x.link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := &netlink.Addr{IPNet: prefixNet(netip.PrefixFrom(x.addr, 64)), Flags: unix.IFA_F_NODAD}
+		a.IPNet.IP = x.addr.AsSlice()
+		if err := x.h.AddrAdd(lk, a); err != nil {
+			t.Fatalf("add %s: %v", x.addr, err)
+		}
+	}
+	conf := fmt.Sprintf("hostname r\n!\nrouter bgp 64512\n bgp router-id %s\n neighbor %s remote-as 64512\n neighbor %s timers connect 1\n address-family ipv6 unicast\n  neighbor %s activate\n exit-address-family\n!\n",
+		l.routerIP, node6, node6, node6)
+	f := startFRR(t, l.router, conf, "")
+	m, _ := newTestManager(t)
+	s, err := m.NewSession(SessionParameters{Name: "v6", PeerAddress: router6, MyASN: 64512, PeerASN: 64512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(Advertisement{Prefix: netip.MustParsePrefix("fd00:10::1/128"), Communities: []Community{NewCommunity(64512, 6)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(Advertisement{Prefix: netip.MustParsePrefix("10.0.0.1/32")}); err == nil {
+		t.Fatal("an IPv4 prefix was accepted on an IPv6 session")
+	}
+	st := waitState(t, s, StateEstablished, 20*time.Second)
+	if st.RouterID != l.nodeIP.String() {
+		t.Errorf("router ID %s, want the IPv4 address on the same interface (%s)", st.RouterID, l.nodeIP)
+	}
+	testutil.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
+		var r struct {
+			Paths []frrPath `json:"paths"`
+		}
+		if err := f.json("show bgp ipv6 unicast fd00:10::1/128 json", &r); err != nil {
+			return err
+		}
+		if len(r.Paths) != 1 {
+			return fmt.Errorf("paths %+v", r.Paths)
+		}
+		p := r.Paths[0]
+		if len(p.Nexthops) == 0 || p.Nexthops[0].IP != node6.String() || p.Origin != "IGP" || p.Community == nil || p.Community.String != "64512:6" {
+			return fmt.Errorf("path %+v", p)
+		}
+		return nil
+	})
 }
