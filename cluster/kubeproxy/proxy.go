@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"sort"
 	"sync"
@@ -21,6 +22,8 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/onp-lab/onp/cluster/kube"
@@ -42,6 +45,10 @@ type Proxy struct {
 	// outside it is masqueraded, traffic from it to LB IPs short-circuits
 	// externalTrafficPolicy Local.
 	PodSubnet netip.Prefix
+	// ServiceSubnet, when set, is routed to the node's loopback so that
+	// connections the node itself opens to ClusterIPs reach the NAT hook
+	// (a node without a default route has no route to them otherwise).
+	ServiceSubnet netip.Prefix
 	// Table is the table name (default onp-kube-proxy).
 	Table  string
 	Logger *slog.Logger
@@ -146,6 +153,12 @@ func (p *Proxy) start() error {
 	if err != nil {
 		return fmt.Errorf("nftables in node %s: %w", p.Node, err)
 	}
+	if p.ServiceSubnet.IsValid() {
+		if err := routeToLoopback(path, p.ServiceSubnet); err != nil {
+			conn.CloseLasting()
+			return fmt.Errorf("node %s: route for the service network %s: %w", p.Node, p.ServiceSubnet, err)
+		}
+	}
 	t := &nftables.Table{Name: p.tableName(), Family: nftables.TableFamilyIPv4}
 	if existing, err := conn.ListTableOfFamily(t.Name, t.Family); err == nil && existing != nil {
 		conn.DelTable(t)
@@ -215,6 +228,25 @@ func (p *Proxy) start() error {
 	p.conn, p.table, p.sets = conn, t, sets
 	p.chains, p.elements = map[string]string{}, map[string]element{}
 	return nil
+}
+
+func routeToLoopback(nsPath string, pfx netip.Prefix) error {
+	fd, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return err
+	}
+	defer fd.Close()
+	h, err := netlink.NewHandleAt(fd)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	dst := &net.IPNet{IP: pfx.Masked().Addr().AsSlice(), Mask: net.CIDRMask(pfx.Bits(), pfx.Addr().BitLen())}
+	return h.RouteReplace(&netlink.Route{Dst: dst, LinkIndex: lo.Attrs().Index, Scope: netlink.SCOPE_LINK})
 }
 
 func native(v uint32) []byte { return binaryutil.NativeEndian.PutUint32(v) }

@@ -409,8 +409,10 @@ func fibDaddrLocal() []expr.Any {
 	}
 }
 
-func jump(c string) []expr.Any     { return []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: c}} }
-func gotoChain(c string) []expr.Any { return []expr.Any{&expr.Verdict{Kind: expr.VerdictGoto, Chain: c}} }
+func jump(c string) []expr.Any { return []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: c}} }
+func gotoChain(c string) []expr.Any {
+	return []expr.Any{&expr.Verdict{Kind: expr.VerdictGoto, Chain: c}}
+}
 func verdict(k expr.VerdictKind) []expr.Any {
 	return []expr.Any{&expr.Verdict{Kind: k}}
 }
