@@ -275,7 +275,6 @@ func (r *runner) run(ctx context.Context, c kube.Interface, resync time.Duration
 	}
 }
 
-
 func nsHandle(path string) (*netlink.Handle, error) {
 	fd, err := netnsFromPath(path)
 	if err != nil {
