@@ -166,12 +166,17 @@ func lastLines(s string, n int) string {
 // bfdLab is a speaker namespace (our side, 10.99.0.2) linked to a router
 // namespace running FRR bfdd (10.99.0.1).
 func bfdLab(t *testing.T, frrProfile string) (*Server, *testutil.Netns, *frrBFD) {
+	return bfdLabPeer(t, frrProfile, "peer 10.99.0.2 local-address 10.99.0.1")
+}
+
+// bfdLabPeer is bfdLab with FRR's peer line given.
+func bfdLabPeer(t *testing.T, frrProfile, peerLine string) (*Server, *testutil.Netns, *frrBFD) {
 	t.Helper()
 	testutil.RequireRoot(t)
 	node := testutil.NewNetns(t)
 	router := testutil.NewNetns(t)
 	testutil.Link(t, node, "eth0", "10.99.0.2/24", router, "eth0", "10.99.0.1/24")
-	conf := "hostname r\nbfd\n profile p1\n" + frrProfile + " !\n peer 10.99.0.2 local-address 10.99.0.1\n  profile p1\n !\n!\n"
+	conf := "hostname r\nbfd\n profile p1\n" + frrProfile + " !\n " + peerLine + "\n  profile p1\n !\n!\n"
 	f := startFRRBFD(t, router, conf)
 	srv := NewServer(ServerOptions{NetnsPath: node.Path, Logger: testLogger(t)})
 	t.Cleanup(func() { srv.Close() })
@@ -362,4 +367,23 @@ func TestAddSessionErrors(t *testing.T) {
 			t.Errorf("%+v: got %v, want %q", c.cfg, err, c.want)
 		}
 	}
+}
+
+func TestFRRMultiHop(t *testing.T) {
+	srv, _, f := bfdLabPeer(t, "  minimum-ttl 250\n", "peer 10.99.0.2 multihop local-address 10.99.0.1")
+	sess, err := srv.AddSession(SessionConfig{Peer: netip.MustParseAddr("10.99.0.1"), Local: netip.MustParseAddr("10.99.0.2"), MultiHop: true,
+		Profile: Profile{ReceiveInterval: 200 * time.Millisecond, TransmitInterval: 200 * time.Millisecond, MinimumTTL: 250}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
+		p, err := f.peer("10.99.0.2")
+		if err != nil {
+			return err
+		}
+		if st := sess.Status(); st.State != StateUp || p.Status != "up" || p.RemoteReceiveInterval != 200 {
+			return fmt.Errorf("ours %s, FRR %+v", st.State, p)
+		}
+		return nil
+	})
 }
