@@ -71,13 +71,16 @@ func sessionOnRouter(env Env, node string, addrs []netip.Addr, want string) func
 		if err != nil {
 			return Observation{}, err
 		}
-		_, nb, ok := findNeighbor(nbs, addrs)
+		key, nb, ok := findNeighbor(nbs, addrs)
 		if !ok {
 			return Observation{Expected: want, Seen: "no such neighbor", Detail: neighborList(nbs)}, nil
 		}
 		st := nb.BGPState
 		o := Observation{OK: strings.EqualFold(st, want), Expected: want, Seen: st}
 		var detail []string
+		if len(addrs) > 1 {
+			detail = append(detail, "neighbor "+key)
+		}
 		if strings.EqualFold(st, "Established") && nb.BGPTimerUpString != "" {
 			detail = append(detail, "up "+nb.BGPTimerUpString)
 		}

@@ -126,8 +126,10 @@ func peerAddrs(lab *spec.Context, peer string) ([]netip.Addr, string) {
 	switch {
 	case node == "":
 		return addrs, peer
+	case node == peer && len(addrs) == 1:
+		return addrs, fmt.Sprintf("%s (%s)", peer, addrs[0])
 	case node == peer:
-		return addrs, fmt.Sprintf("%s (%s)", peer, joinAddrs(addrs))
+		return addrs, peer
 	default:
 		return addrs, fmt.Sprintf("%s (%s)", peer, node)
 	}

@@ -79,7 +79,7 @@ func (n *netnsNet) Ping(ctx context.Context, dst netip.Addr) (time.Duration, err
 		nr, peer, err := pc.ReadFrom(buf)
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return 0, &PingError{Reason: "no reply within " + humanDuration(time.Since(start))}
+				return 0, &PingError{Reason: "no reply within " + humanDuration(time.Since(start).Round(100*time.Millisecond))}
 			}
 			return 0, err
 		}

@@ -106,7 +106,7 @@ func (t *TextReporter) StepDone(r *StepResult) {
 		if r.Message != "" {
 			msg = r.Message
 		}
-		t.printf("  %s %s %s\n", t.paint("[DONE]", ansiGreen), msg, t.paint(humanDuration(r.Duration), ansiDim))
+		t.printf("  %s %s %s\n", t.paint("[DONE]", ansiGreen), msg, t.paint("("+humanDuration(r.Duration)+")", ansiDim))
 	default:
 		t.printf("  %s %s\n", t.statusTag(r.Status), r.Message)
 	}

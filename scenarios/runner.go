@@ -211,7 +211,7 @@ func (r *Runner) runTarget(ctx context.Context, c *spec.Check, t target) TargetR
 		case err == nil && t.watch == 0 && o.OK:
 			return finish(Pass, passMessage(o, res.Attempts, time.Since(start)))
 		case err == nil && t.watch > 0 && !o.OK:
-			return finish(Fail, failMessage(o, time.Since(seenSince)))
+			return finish(Fail, fmt.Sprintf("%s (after %s of the %s window)", failMessage(o, 0), humanDuration(time.Since(start)), t.watch))
 		}
 		now := time.Now()
 		if !now.Before(end) {
@@ -233,7 +233,7 @@ func (r *Runner) runTarget(ctx context.Context, c *spec.Check, t target) TargetR
 	case lastErr != nil:
 		msg := "cannot run: " + lastErr.Error()
 		if haveSeen {
-			msg += fmt.Sprintf(" (before that: %s)", failMessage(last, 0))
+			msg += fmt.Sprintf(" (last seen before that: %s)", last.Seen)
 		}
 		return finish(Error, msg)
 	case t.watch > 0:
