@@ -123,3 +123,72 @@ func TestRenderedConfigIsStable(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRemoveEachLine takes the broad render cases and, one set command at a
+// time, commits the configuration without that command and then with it
+// again, on a real FRR: every transition VyOS would accept must be applied
+// by frr.Apply (whose "no" forms differ from line to line) and must leave
+// FRR exactly at the rendered configuration.
+func TestRemoveEachLine(t *testing.T) {
+	testutil.RequireRoot(t)
+	if testing.Short() {
+		t.Skip("skipped in -short mode: a few hundred commits against FRR")
+	}
+	for _, name := range []string{"full14", "full13"} {
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile("testdata/render/" + name + ".cmds")
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := V13
+			if strings.Contains(string(b), "# dialect 1.4") {
+				d = V14
+			}
+			setup, _ := labPair(t)
+			tr := newTestRouter(t, d, setup)
+			ctx := context.Background()
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			full, err := ParseCommands(d, string(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			commit := func(what string, c *Config) {
+				t.Helper()
+				if res := tr.Commit(ctx, c); !res.OK && !strings.Contains(res.Output, "No configuration changes") {
+					t.Errorf("%s: commit failed:\n%s", what, res.Output)
+					return
+				}
+				running, err := tr.frr.RunningConfig(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if left := frr.Plan(running, Render(c)); len(left) != 0 {
+					t.Errorf("%s: FRR is not at the rendered configuration; still planned %q", what, left)
+				}
+			}
+			commit("full", full)
+			tried := 0
+			for i, l := range lines {
+				if !strings.HasPrefix(l, "set ") {
+					continue
+				}
+				without := strings.Join(append(append([]string(nil), lines[:i]...), lines[i+1:]...), "\n")
+				c, err := ParseCommands(d, without)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ok := true
+				for _, is := range Verify(c, VerifyEnv{}) {
+					ok = ok && is.Warning
+				}
+				if !ok || c.Equal(full) {
+					continue // VyOS would refuse it, or it changes nothing
+				}
+				tried++
+				commit("without "+l, c)
+				commit("with "+l, full)
+			}
+			t.Logf("%d single-command removals committed and restored", tried)
+		})
+	}
+}

@@ -416,3 +416,91 @@ func TestInterfaces(t *testing.T) {
 		t.Errorf("OnCommit called %d times, want 3", len(commits))
 	}
 }
+
+// TestCommitSequenceConverges commits a sequence of related configurations
+// (the full render cases, thinned out, with changed AS numbers and
+// peer-group memberships, and empty) and checks after each commit that FRR
+// holds exactly the rendered configuration: frr.Apply's diffs are right
+// for realistic transitions, not only from an empty FRR.
+func TestCommitSequenceConverges(t *testing.T) {
+	for _, name := range []string{"full14", "full13"} {
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile("testdata/render/" + name + ".cmds")
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := V13
+			if strings.Contains(string(b), "# dialect 1.4") {
+				d = V14
+			}
+			setup, _ := labPair(t)
+			tr := newTestRouter(t, d, setup)
+			full := string(b)
+			// Thin out: drop every third line unless that breaks VyOS's
+			// checks.
+			verifies := func(lines []string) bool {
+				c, err := ParseCommands(d, strings.Join(lines, "\n"))
+				if err != nil {
+					return false
+				}
+				for _, is := range Verify(c, VerifyEnv{}) {
+					if !is.Warning {
+						return false
+					}
+				}
+				return true
+			}
+			thin := strings.Split(full, "\n")
+			for i := len(thin) - 1; i >= 0; i-- {
+				if i%3 != 1 {
+					continue
+				}
+				try := append(append([]string(nil), thin[:i]...), thin[i+1:]...)
+				if verifies(try) {
+					thin = try
+				}
+			}
+			changed := strings.NewReplacer(
+				"remote-as 65001", "remote-as 65009",
+				"remote-as 64513", "remote-as 64599",
+				"neighbor 198.51.100.5 peer-group IBGP", "neighbor 198.51.100.5 remote-as internal",
+				"neighbor 192.168.126.2 peer-group METALLB", "neighbor 192.168.126.2 remote-as 64512",
+				"set protocols bgp 64512 ", "set protocols bgp 64512 ",
+				"timers holdtime 9", "timers holdtime 30",
+				"rule 10 set local-preference 200", "rule 10 set local-preference 250",
+			).Replace(full)
+			steps := []struct{ name, text string }{
+				{"full", full}, {"thinned", strings.Join(thin, "\n")}, {"full again", full},
+				{"changed", changed}, {"full again", full}, {"empty", ""},
+			}
+			ctx := context.Background()
+			for _, st := range steps {
+				cfg, err := ParseCommands(d, st.text)
+				if err != nil {
+					t.Fatalf("%s: %v", st.name, err)
+				}
+				skip := false
+				for _, is := range Verify(cfg, VerifyEnv{}) {
+					if !is.Warning {
+						t.Logf("%s: skipped, does not verify: %s", st.name, is.Message)
+						skip = true
+						break
+					}
+				}
+				if skip {
+					continue
+				}
+				if res := tr.Commit(ctx, cfg); !res.OK && !strings.Contains(res.Output, "No configuration changes") {
+					t.Fatalf("%s: commit failed:\n%s", st.name, res.Output)
+				}
+				running, err := tr.frr.RunningConfig(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if left := frr.Plan(running, Render(cfg)); len(left) != 0 {
+					t.Errorf("%s: FRR differs from the rendered configuration:\n  %s\nrunning:\n%s", st.name, strings.Join(left, "\n  "), running)
+				}
+			}
+		})
+	}
+}

@@ -611,6 +611,18 @@ func negate(l string) string {
 	if len(f) >= 2 && f[0] == "description" {
 		return "no description"
 	}
+	// bfdd has no "no" form for its timers: they go back to the defaults
+	// (which also lets a peer's profile apply again).
+	switch {
+	case len(f) == 2 && f[0] == "detect-multiplier":
+		return "detect-multiplier 3"
+	case len(f) == 2 && (f[0] == "receive-interval" || f[0] == "transmit-interval"):
+		return f[0] + " 300"
+	case len(f) == 3 && f[0] == "echo" && (f[1] == "receive-interval" || f[1] == "transmit-interval"):
+		return "echo " + f[1] + " 50"
+	case len(f) == 2 && f[0] == "echo-interval":
+		return "echo-interval 50"
+	}
 	return "no " + l
 }
 
