@@ -92,7 +92,6 @@ type queued struct {
 	tap     *tapRecord
 	bfd     *bfd.StateChange
 	bfdGen  uint64
-	enqTime time.Time
 }
 
 type stateEvent struct {
@@ -114,7 +113,6 @@ func (g genEvents) stateChanged(to FSMState, peerASN uint32, rid string) {
 func (g genEvents) tapped(rec tapRecord) { g.s.enqueue(queued{gen: g.gen, tap: &rec}) }
 
 func (s *Session) enqueue(q queued) {
-	q.enqTime = time.Now()
 	s.qMu.Lock()
 	if !s.qStop {
 		s.queue = append(s.queue, q)

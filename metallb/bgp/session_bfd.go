@@ -50,6 +50,9 @@ func (s *Session) closeBFDLocked() {
 	}
 	if s.bfdHeld {
 		s.bfdHeld = false
+		s.mu.Lock()
+		s.st.adminReason = ""
+		s.mu.Unlock()
 		if s.backend != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 			s.backend.setAdminDown(ctx, false, "")
@@ -104,6 +107,9 @@ func (s *Session) onBFD(c bfd.StateChange) {
 		}
 	case up && s.bfdHeld:
 		s.bfdHeld = false
+		s.mu.Lock()
+		s.st.adminReason = ""
+		s.mu.Unlock()
 		s.logger().Info("BFD session up, enabling the BGP peer", "event", "bfdUp")
 		if s.backend != nil {
 			if err := s.backend.setAdminDown(ctx, false, ""); err != nil {
