@@ -87,11 +87,11 @@ type sessionState struct {
 }
 
 type queued struct {
-	gen     uint64
-	state   *stateEvent
-	tap     *tapRecord
-	bfd     *bfd.StateChange
-	bfdGen  uint64
+	gen    uint64
+	state  *stateEvent
+	tap    *tapRecord
+	bfd    *bfd.StateChange
+	bfdGen uint64
 }
 
 type stateEvent struct {
