@@ -76,7 +76,7 @@ Release train:    %s
 
 Built by:         onp (VyOS-compatible appliance on FRR)
 Built on:         Mon 01 Jan 2024 00:00 UTC
-Build UUID:       00000000-0000-4000-8000-%012x
+Build UUID:       5b0f7c1e-4f2a-4d7e-9c3b-6f1d2a8e0c11
 Build commit ID:  0000000000000
 
 Architecture:     x86_64
@@ -89,5 +89,5 @@ Hardware S/N:     %s
 Hardware UUID:    Unknown
 
 Copyright:        VyOS maintainers and contributors
-`, d.Release(), d.Train(), len(hostname), hostname)
+`, d.Release(), d.Train(), hostname)
 }

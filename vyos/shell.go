@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -128,10 +129,95 @@ func (s *Shell) exec(ctx context.Context, line string, w io.Writer) (bool, int) 
 	if len(words) == 0 {
 		return false, 0
 	}
+	// Output filters after "|", as VyOS's shell offers them.
+	for i, wd := range words {
+		if wd == "|" {
+			var buf strings.Builder
+			exit, st := s.exec1(ctx, words[:i], &buf)
+			out, err := pipe(buf.String(), words[i+1:])
+			if err != nil {
+				fmt.Fprintf(w, "-vbash: %v\n", err)
+				return exit, 1
+			}
+			io.WriteString(w, out)
+			return exit, st
+		}
+	}
+	return s.exec1(ctx, words, w)
+}
+
+func (s *Shell) exec1(ctx context.Context, words []string, w io.Writer) (bool, int) {
+	if len(words) == 0 {
+		return false, 0
+	}
+	if words[0] == "stty" {
+		return false, 0 // terminal settings belong to the SSH layer
+	}
 	if s.config {
 		return s.configCmd(ctx, words, w)
 	}
 	return s.opCmd(ctx, words, w)
+}
+
+// pipe applies VyOS's output filters: no-more/more/cat (nothing to do
+// without a pager), match/grep and no-match (regular expressions), count,
+// strip-private (mask secrets); filters chain with further "|".
+func pipe(out string, words []string) (string, error) {
+	for len(words) > 0 {
+		end := len(words)
+		for i, wd := range words {
+			if wd == "|" {
+				end = i
+				break
+			}
+		}
+		f := words[:end]
+		if end < len(words) {
+			words = words[end+1:]
+		} else {
+			words = nil
+		}
+		if len(f) == 0 {
+			return "", fmt.Errorf("syntax error near unexpected token `|'")
+		}
+		lines := strings.SplitAfter(out, "\n")
+		if len(lines) > 0 && lines[len(lines)-1] == "" {
+			lines = lines[:len(lines)-1]
+		}
+		switch f[0] {
+		case "no-more", "more", "cat", "less":
+		case "match", "grep", "no-match":
+			if len(f) < 2 {
+				return "", fmt.Errorf("%s: missing pattern", f[0])
+			}
+			re, err := regexp.Compile(strings.Join(f[1:], " "))
+			if err != nil {
+				return "", fmt.Errorf("%s: %v", f[0], err)
+			}
+			var b strings.Builder
+			for _, l := range lines {
+				if re.MatchString(l) == (f[0] != "no-match") {
+					b.WriteString(l)
+				}
+			}
+			out = b.String()
+		case "count":
+			out = fmt.Sprintf("%d\n", len(lines))
+		case "strip-private":
+			var b strings.Builder
+			for _, l := range lines {
+				t := strings.TrimSpace(l)
+				if k := strings.Fields(t); len(k) >= 2 && strings.HasSuffix(k[len(k)-2], "password") {
+					l = strings.Replace(l, k[len(k)-1], "xxxxxx", 1)
+				}
+				b.WriteString(l)
+			}
+			out = b.String()
+		default:
+			return "", fmt.Errorf("%s: command not found", f[0])
+		}
+	}
+	return out, nil
 }
 
 var configCommands = []struct{ name, help string }{

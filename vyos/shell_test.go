@@ -225,3 +225,21 @@ func TestComplete(t *testing.T) {
 		t.Errorf("remote-as help: %v", help)
 	}
 }
+
+func TestPipes(t *testing.T) {
+	out, err := pipe("a 1\nb 2\nc password s3\n", []string{"match", "^[ab] "})
+	if err != nil || out != "a 1\nb 2\n" {
+		t.Errorf("match: %q %v", out, err)
+	}
+	out, _ = pipe("a\nb\n", []string{"no-more", "|", "count"})
+	if out != "2\n" {
+		t.Errorf("count: %q", out)
+	}
+	out, _ = pipe("    password s3cret\n", []string{"strip-private"})
+	if out != "    password xxxxxx\n" {
+		t.Errorf("strip-private: %q", out)
+	}
+	if _, err := pipe("x", []string{"bogus"}); err == nil {
+		t.Error("unknown filter accepted")
+	}
+}
