@@ -57,7 +57,7 @@ func (s *Shell) RunScript(ctx context.Context, script string, stdout, stderr io.
 		if len(words) == 0 {
 			continue
 		}
-		status = s.scriptCmd(ctx, words, lineNo, stdout, stderr, &errexit)
+		status = s.scriptCmd(ctx, words, lineNo, status, stdout, stderr, &errexit)
 		if status < 0 { // exit
 			return -status - 1
 		}
@@ -68,8 +68,9 @@ func (s *Shell) RunScript(ctx context.Context, script string, stdout, stderr io.
 	return status
 }
 
-// scriptCmd runs one script line. A negative result -(N+1) means "exit N".
-func (s *Shell) scriptCmd(ctx context.Context, words []string, lineNo int, stdout, stderr io.Writer, errexit *bool) int {
+// scriptCmd runs one script line; last is the previous command's status.
+// A negative result -(N+1) means "exit N".
+func (s *Shell) scriptCmd(ctx context.Context, words []string, lineNo, last int, stdout, stderr io.Writer, errexit *bool) int {
 	switch words[0] {
 	case "source", ".":
 		return 0
@@ -100,7 +101,7 @@ func (s *Shell) scriptCmd(ctx context.Context, words []string, lineNo int, stdou
 			s.config, s.working, s.level = false, nil, nil
 			return 0
 		}
-		code := 0
+		code := last // bash: exit without a number keeps the last status
 		if len(words) > 1 {
 			n, err := strconv.Atoi(words[1])
 			if err != nil {
