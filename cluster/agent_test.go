@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 
 	"github.com/onp-lab/onp/cluster"
 	"github.com/onp-lab/onp/cluster/client"
@@ -264,4 +265,13 @@ func TestAgentSeedLab(t *testing.T) {
 	eventuallyGet(t, e.client, "http://10.0.0.10:8080/", "client_address="+clientAddr)
 	// The node port answers on the node's address.
 	eventuallyGet(t, e.client, fmt.Sprintf("http://%s:%d/", nodeAddr, svc.Spec.Ports[0].NodePort), "Hostname: echoserver")
+}
+
+func netnsHandle(name string) (*netlink.Handle, error) {
+	fd, err := netns.GetFromPath(nsx.Path(name))
+	if err != nil {
+		return nil, err
+	}
+	defer fd.Close()
+	return netlink.NewHandleAt(fd)
 }

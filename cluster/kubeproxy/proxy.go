@@ -218,6 +218,9 @@ func (p *Proxy) start() error {
 	base("nat-output", nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest, jump("services"))
 	base("nat-postrouting", nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource, jump("masquerading"))
 	checks := [][]expr.Any{concat(ctStateNew(), jump("service-endpoints-check"))}
+	// Rejecting in prerouting (before DNAT) answers at once even when the
+	// node has no route for a LoadBalancer address.
+	base("filter-prerouting", nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityRef(-110), checks...)
 	base("filter-forward", nftables.ChainTypeFilter, nftables.ChainHookForward, filterPrio, checks...)
 	base("filter-output", nftables.ChainTypeFilter, nftables.ChainHookOutput, filterPrio, checks...)
 	base("filter-input", nftables.ChainTypeFilter, nftables.ChainHookInput, filterPrio, append(checks, concat(ctStateNew(), jump("nodeport-endpoints-check")))...)

@@ -26,7 +26,8 @@ import (
 //	map no-endpoint-nodeports  same key as service-nodeports: goto reject-chain
 //	chain nat-prerouting, nat-output    (dstnat)  jump services
 //	chain nat-postrouting               (srcnat)  jump masquerading
-//	chain filter-input, filter-forward, filter-output (filter - 10)  ct state new: no-endpoint checks
+//	chain filter-prerouting (dstnat - 10), filter-input, filter-forward, filter-output (filter - 10)
+//	                                    ct state new: no-endpoint checks
 //	chain service-<H>-<ns>/<svc>/<proto>/<port>     ClusterIP entry: masquerade off-cluster clients, pick an endpoint
 //	chain external-<H>-<ns>/<svc>/<proto>/<port>    LB/node port entry: externalTrafficPolicy
 //	chain endpoint-<H>-<ns>/<svc>/<proto>/<port>__<ip>/<port>   hairpin masquerade, DNAT
