@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  iproute2 iputils-ping nftables procps    # namespaces, links, firewall faults
+  iproute2 iputils-ping traceroute nftables procps  # namespaces, links, firewall faults
   frr                                      # zebra, bgpd, staticd, bfdd, vtysh: the router's engine
   bird2 gobgpd                             # interop peers
   tshark tcpdump                           # captures, and checking our pcap files

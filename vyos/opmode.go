@@ -306,9 +306,13 @@ func (s *Shell) showInterfaces(w io.Writer, only string) int {
 		if len(addrs) == 0 {
 			addrs = []string{"-"}
 		}
+		desc := a.Alias
+		if strings.HasPrefix(desc, "onp/") {
+			desc = "" // onp's ownership tag on the namespace's loopback, not a description
+		}
 		for i, ad := range addrs {
 			if i == 0 {
-				fmt.Fprintf(&b, "%-16s %-33s %-4s %s\n", a.Name, ad, st+"/"+lk, a.Alias)
+				fmt.Fprintf(&b, "%-16s %-33s %-4s %s\n", a.Name, ad, st+"/"+lk, desc)
 			} else {
 				fmt.Fprintf(&b, "%-16s %-33s\n", "", ad)
 			}

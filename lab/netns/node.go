@@ -112,7 +112,9 @@ func (p *Provider) wire(l *lab.Lab, n *topology.Node, nsName string) error {
 		if err != nil {
 			return fmt.Errorf("%s in node %s: %w", ifName, n.Name, err)
 		}
-		nh.LinkSetAlias(link, tag(l.Name, "if", n.Name, ifName))
+		// The node end stays untagged: inside a node the alias is the
+		// interface's description (VyOS shows it), and the namespace's
+		// loopback already says who owns it.
 		// A VyOS router owns its interface addresses: they come from its
 		// configuration, not from onp.
 		if ifc.Address != "" && n.Kind != "vyos" {
