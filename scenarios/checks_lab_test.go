@@ -258,7 +258,7 @@ func TestChecksOnALab(t *testing.T) {
   - {type: service-ip, service: onp-metallb/echoserver, wait: 30s}
   - {type: diagnosis, node: r2}
 `)
-		expect(t, res[0], scenarios.Error, `^cannot run: cluster API: this build has no cluster API yet`)
+		expect(t, res[0], scenarios.Error, `^cannot run: cluster API: lab \S+ has no cluster node \(kind sno\)$`)
 		expect(t, res[1], scenarios.Error, `^cannot run: diagnosis: not available yet`)
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("checks that cannot run waited %v for their deadline", d)

@@ -141,16 +141,6 @@ func (e *LabEnv) Speaker(ctx context.Context, name string) (Speaker, error) {
 	return nil, Unavailable("speaker status", "this build cannot read the BGP speaker's sessions on %s yet (they arrive with the sno kind); check the session from the router's side instead", name)
 }
 
-// Cluster implements Env. This build has no cluster API yet.
-func (e *LabEnv) Cluster(ctx context.Context, name string) (Cluster, error) {
-	if name != "" {
-		if _, err := e.node(name); err != nil {
-			return nil, err
-		}
-	}
-	return nil, Unavailable("cluster API", "this build has no cluster API yet (it arrives with the sno kind and onp apply/get): applying manifests, deleting objects and Service checks cannot run")
-}
-
 // RouterConfig implements Env.
 func (e *LabEnv) RouterConfig(ctx context.Context, name string) (RouterConfigurer, error) {
 	n, err := e.node(name)

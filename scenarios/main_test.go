@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/onp-lab/onp/cluster"
 	"github.com/onp-lab/onp/internal/testutil"
 	"github.com/onp-lab/onp/lab"
 	"github.com/onp-lab/onp/lab/kinds"
@@ -36,6 +37,14 @@ func TestMain(m *testing.M) {
 			fs.StringVar(&o.LogDir, "log-dir", "", "")
 			fs.Parse(os.Args[2:])
 			err = kinds.RunFRRRouter(ctx, o)
+		case "__cluster-agent":
+			fs := flag.NewFlagSet("agent", flag.ExitOnError)
+			var o cluster.AgentOptions
+			fs.StringVar(&o.Lab, "lab", "", "")
+			fs.StringVar(&o.Node, "node", "", "")
+			fs.StringVar(&o.Dir, "dir", "", "")
+			fs.Parse(os.Args[2:])
+			err = cluster.RunAgent(ctx, o)
 		case "-v":
 			if len(os.Args) > 2 && os.Args[2] == "__vyos-router" {
 				err = runVyOSRouter(ctx, os.Args[3:])

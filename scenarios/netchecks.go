@@ -270,6 +270,10 @@ func serviceIP(env Env, node, ns, name, ip string) func(context.Context) (Observ
 			return Observation{}, err
 		}
 		ips, err := cl.ServiceIngress(ctx, ns, name)
+		var nf *notFoundError
+		if errors.As(err, &nf) {
+			return Observation{Expected: want, Seen: "no such Service"}, nil
+		}
 		if err != nil {
 			return Observation{}, err
 		}
