@@ -150,7 +150,9 @@ tshark or Wireshark; -r decodes a saved pcap or pcapng file (no lab needed).
 				fmt.Fprintf(a.stderr, "tracing %s on %s (lab %s); Ctrl-C to stop\n", what, strings.Join(names, ", "), a.labName)
 				sum, err = trace.Live(cmd.Context(), opts, out)
 			}
-			fmt.Fprintf(a.stderr, "%s\n", sum)
+			if err == nil || sum.Packets > 0 {
+				fmt.Fprintf(a.stderr, "%s\n", sum)
+			}
 			if write != "" && err == nil {
 				fmt.Fprintf(a.stderr, "wrote %s (read it with: onp trace -r %s, or tshark -r %s -Y bgp)\n", write, write, write)
 			}
