@@ -251,7 +251,7 @@ func (t *txn) replace(o api.Object, statusOnly bool) (*entry, bool, error) {
 			return nil, false, err
 		}
 		if !bytes.Equal(specOf(next), specOf(old.obj)) {
-			nm.Generation++
+			next.Meta().Generation++
 		}
 	}
 	next.Meta().ResourceVersion = ""

@@ -28,7 +28,14 @@ func ParseSelector(s string) (api.LabelSelector, error) {
 		if err != nil {
 			return api.LabelSelector{}, fmt.Errorf("invalid label selector %q: %w", s, err)
 		}
-		sel.MatchExpressions = append(sel.MatchExpressions, r)
+		if _, dup := sel.MatchLabels[r.Key]; r.Operator == api.SelectorOpIn && len(r.Values) == 1 && p.equality && !dup {
+			if sel.MatchLabels == nil {
+				sel.MatchLabels = map[string]string{}
+			}
+			sel.MatchLabels[r.Key] = r.Values[0]
+		} else {
+			sel.MatchExpressions = append(sel.MatchExpressions, r)
+		}
 		p.skipSpace()
 		if p.eof() {
 			break
@@ -46,6 +53,8 @@ func ParseSelector(s string) (api.LabelSelector, error) {
 type selParser struct {
 	s string
 	i int
+	// equality is set when the last requirement was key=value.
+	equality bool
 }
 
 func (p *selParser) eof() bool { return p.i >= len(p.s) }
@@ -74,6 +83,7 @@ func (p *selParser) word() string {
 }
 
 func (p *selParser) requirement() (api.LabelSelectorRequirement, error) {
+	p.equality = false
 	p.skipSpace()
 	if p.take("!") {
 		p.skipSpace()
@@ -96,6 +106,7 @@ func (p *selParser) requirement() (api.LabelSelectorRequirement, error) {
 		return api.LabelSelectorRequirement{Key: k, Operator: api.SelectorOpNotIn, Values: []string{p.word()}}, nil
 	case p.take("=="), p.take("="):
 		p.skipSpace()
+		p.equality = true
 		return api.LabelSelectorRequirement{Key: k, Operator: api.SelectorOpIn, Values: []string{p.word()}}, nil
 	}
 	op := p.word()
