@@ -40,7 +40,6 @@ type connKey struct {
 }
 
 type conn struct {
-	a       netip.AddrPort // side 0
 	streams [2]bgpStream
 	// synSeq is the ISN of each side's SYN (valid if synSeen).
 	synSeq  [2]uint32
@@ -122,7 +121,9 @@ func bfdEvent(f *frame, base Event) (Event, bool) {
 	return Event{}, false
 }
 
-func (d *Decoder) conn(iface string, src, dst netip.AddrPort, now time.Time) (*conn, int) {
+// conn returns the state of the connection a segment belongs to, creating
+// it if create is set (nil otherwise), and the segment's direction.
+func (d *Decoder) conn(iface string, src, dst netip.AddrPort, now time.Time, create bool) (*conn, connKey, int) {
 	k := connKey{iface: iface, a: src, b: dst}
 	dir := 0
 	if dst.Compare(src) < 0 {
@@ -131,14 +132,17 @@ func (d *Decoder) conn(iface string, src, dst netip.AddrPort, now time.Time) (*c
 	}
 	c := d.conns[k]
 	if c == nil {
+		if !create {
+			return nil, k, dir
+		}
 		if len(d.conns) >= maxConns {
 			d.evict()
 		}
-		c = &conn{a: k.a}
+		c = &conn{}
 		d.conns[k] = c
 	}
 	c.last = now
-	return c, dir
+	return c, k, dir
 }
 
 // evict forgets the half of the connections idle longest.
@@ -158,7 +162,12 @@ func (d *Decoder) evict() {
 }
 
 func (d *Decoder) tcp(p Packet, f *frame, base Event) []Event {
-	c, dir := d.conn(p.Interface, base.Src, base.Dst, p.Time)
+	// Pure ACKs of connections not seen before carry nothing to decode.
+	create := f.flags&(tcpSYN|tcpFIN|tcpRST) != 0 || len(f.payload) > 0
+	c, key, dir := d.conn(p.Interface, base.Src, base.Dst, p.Time, create)
+	if c == nil {
+		return nil
+	}
 	s := &c.streams[dir]
 	var out []Event
 	tcpEv := func(name string, retrans bool) {
@@ -175,7 +184,7 @@ func (d *Decoder) tcp(p Packet, f *frame, base Event) []Event {
 		if !retrans {
 			if c.synSeen[dir] && f.flags&tcpACK == 0 {
 				// A new connection on the same 4-tuple.
-				*c = conn{a: c.a, last: p.Time}
+				*c = conn{last: p.Time}
 				s = &c.streams[dir]
 			}
 			c.synSeen[dir], c.synSeq[dir] = true, f.seq
@@ -208,6 +217,26 @@ func (d *Decoder) tcp(p Packet, f *frame, base Event) []Event {
 	}
 	if f.flags&tcpRST != 0 {
 		tcpEv(TCPRst, false)
+	}
+	// A reset or twice-closed connection is flushed (what is held after a
+	// gap or cut short is reported) and forgotten; segments that still
+	// arrive start a new, joined state.
+	if f.flags&tcpRST != 0 || c.finSeen[0] && c.finSeen[1] {
+		for i := range c.streams {
+			src, dst := base.Src, base.Dst
+			if i != dir {
+				src, dst = dst, src
+			}
+			for _, m := range c.streams[i].flush() {
+				e := base
+				e.Src, e.Dst = src, dst
+				if i != dir {
+					e.TTL = 0
+				}
+				out = append(out, d.bgpEvent(c, i, e, m))
+			}
+		}
+		delete(d.conns, key)
 	}
 	return out
 }

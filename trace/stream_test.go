@@ -207,3 +207,33 @@ func TestOtherPortsIgnoredUnlessConfigured(t *testing.T) {
 		t.Fatalf("configured port 1790 not decoded: %v", evs)
 	}
 }
+
+func TestClosedConnectionsForgottenAndFlushed(t *testing.T) {
+	stream, _ := exchange(t)
+	d := NewDecoder(DecoderOptions{})
+	rst := tcpFrame(tcpSeg{src: speakerAP, dst: routerAP, seq: 1, flags: tcpRST})
+	var evs []Event
+	for _, f := range [][]byte{synFrame(), dataFrame(isn+1, stream[:len(stream)-5]), rst} {
+		evs = append(evs, d.Decode(Packet{Time: t0, Data: f})...)
+	}
+	if len(d.conns) != 0 {
+		t.Errorf("%d connections kept after RST", len(d.conns))
+	}
+	var cut *Event
+	for i := range evs {
+		if evs[i].Kind == KindBGP && evs[i].BGP.Type == "NOTIFICATION" {
+			cut = &evs[i]
+		}
+	}
+	if cut == nil || !strings.Contains(cut.BGP.Error, "incomplete message") || cut.Src != routerAP {
+		t.Fatalf("message cut by the reset not reported: %v", evs)
+	}
+	// FIN both ways: forgotten too; a later pure ACK creates nothing.
+	finA := tcpFrame(tcpSeg{src: routerAP, dst: speakerAP, seq: 10, flags: tcpFIN | tcpACK})
+	finB := tcpFrame(tcpSeg{src: speakerAP, dst: routerAP, seq: 20, flags: tcpFIN | tcpACK})
+	ack := tcpFrame(tcpSeg{src: routerAP, dst: speakerAP, seq: 11, flags: tcpACK})
+	feed(d, finA, finB, ack)
+	if len(d.conns) != 0 {
+		t.Errorf("%d connections kept after FIN/FIN/ACK", len(d.conns))
+	}
+}
