@@ -319,6 +319,9 @@ type scenarioValidator struct {
 	s    *Scenario
 	doc  *yamlx.Doc
 	data []byte
+	// top is the lab, or as much of an invalid lab as could be decoded, so
+	// that node references are checked even then.
+	top  *topology.Topology
 	ctx  *spec.Context
 	errs yamlx.ErrorList
 }
@@ -344,7 +347,10 @@ func (v *scenarioValidator) run() {
 	}
 	v.lab()
 	if v.s.Topology != nil {
-		v.ctx = topology.CheckContext(v.s.Topology)
+		v.top = v.s.Topology
+	}
+	if v.top != nil {
+		v.ctx = topology.CheckContext(v.top)
 	}
 	if len(s.Steps) == 0 && len(s.Checks) == 0 {
 		v.errorf("", "a scenario needs steps or checks (or both)")
@@ -377,6 +383,7 @@ func (v *scenarioValidator) lab() {
 			t, err := topology.Parse(name, data)
 			if err != nil {
 				v.errs = append(v.errs, foreignErrors(err, name)...)
+				v.top = partialLab(name, data, nil)
 				return
 			}
 			t.Dir = filepath.Dir(name)
@@ -393,6 +400,7 @@ func (v *scenarioValidator) lab() {
 		text := v.inlineText(n)
 		t, err := topology.Parse(v.doc.File, text)
 		if err != nil {
+			v.top = partialLab(v.doc.File, nil, n)
 			var el yamlx.ErrorList
 			if !errors.As(err, &el) {
 				v.errorf("lab", "%v", err)
@@ -418,6 +426,19 @@ func (v *scenarioValidator) lab() {
 	default:
 		v.errorf("lab", "lab must be a built-in lab's name, a lab file, or a lab written inline (a mapping)")
 	}
+}
+
+// partialLab decodes what it can of an invalid lab (from data, or from
+// the node n) for checking node references.
+func partialLab(file string, data []byte, n *yaml.Node) *topology.Topology {
+	t := &topology.Topology{}
+	if n != nil {
+		yamlx.DecodeNode(file, n, t)
+	} else {
+		yamlx.Decode(file, data, t)
+	}
+	topology.SetDefaults(t)
+	return t
 }
 
 func unwrapPath(err error) error {
@@ -537,7 +558,7 @@ func (v *scenarioValidator) node(p, name string, kinds ...string) *spec.NodeInfo
 		return nil
 	}
 	if len(kinds) > 0 && !slices.Contains(kinds, n.Kind) {
-		v.errorf(p, "node %q is a %s node; this step needs a %s node", name, n.Kind, strings.Join(kinds, " or "))
+		v.errorf(p, "node %q is %s; this step needs %s", name, spec.KindPhrase(n.Kind), spec.KindPhrase(strings.Join(kinds, " or ")))
 	}
 	return n
 }
@@ -559,7 +580,7 @@ func (v *scenarioValidator) clusterNode(p, name string) {
 	}
 	switch len(snos) {
 	case 0:
-		v.errorf(p, "the lab has no cluster node (kind sno) to apply to")
+		v.errorf(p, "the lab has no cluster node (kind sno) to send this to")
 	case 1:
 	default:
 		v.errorf(p, "the lab has several cluster nodes (%s): give node", strings.Join(snos, ", "))
@@ -743,10 +764,10 @@ func (v *scenarioValidator) services(n *spec.NodeInfo) []string {
 	if s, ok := defaultServices[n.Kind]; ok {
 		return s
 	}
-	if n.Kind != "host" || v.s.Topology == nil {
+	if n.Kind != "host" || v.top == nil {
 		return nil
 	}
-	tn := v.s.Topology.Node(n.Name)
+	tn := v.top.Node(n.Name)
 	var out []string
 	if tn != nil && tn.Host != nil {
 		for _, sv := range tn.Host.Services {
@@ -760,11 +781,11 @@ func (v *scenarioValidator) services(n *spec.NodeInfo) []string {
 }
 
 func (v *scenarioValidator) bridgePort(p, port string) {
-	if v.s.Topology == nil {
+	if v.top == nil {
 		return
 	}
 	var ports []string
-	for _, n := range v.s.Topology.Nodes {
+	for _, n := range v.top.Nodes {
 		for j := range n.Interfaces {
 			ports = append(ports, topology.PortName(n.Name, topology.IfName(j)))
 		}

@@ -126,7 +126,10 @@ type checkValidator struct {
 
 func (v *checkValidator) errorf(field, format string, args ...any) {
 	p := v.path
-	if field != "" {
+	switch {
+	case p == "":
+		p = field
+	case field != "":
 		p += "." + field
 	}
 	v.errs = append(v.errs, v.doc.Errorf(p, format, args...))
@@ -134,7 +137,7 @@ func (v *checkValidator) errorf(field, format string, args ...any) {
 
 // set reports whether a field was written in the file or has a value.
 func (v *checkValidator) set(field string) bool {
-	if _, ok := v.doc.Pos[v.path+"."+field]; ok {
+	if _, ok := v.doc.Pos[v.path+"."+field]; ok && v.path != "" {
 		return true
 	}
 	i, ok := fieldIndex[field]
@@ -267,7 +270,7 @@ func (v *checkValidator) node(field, name string) {
 		return
 	}
 	if kinds := nodeKinds[v.c.Type]; kinds != nil && !slices.Contains(kinds, n.Kind) {
-		v.errorf(field, "node %q is a %s node; %s checks run on %s nodes", name, n.Kind, v.c.Type, strings.Join(kinds, ", "))
+		v.errorf(field, "node %q is %s; %s checks run on %s nodes", name, KindPhrase(n.Kind), v.c.Type, strings.Join(kinds, ", "))
 	}
 }
 
@@ -439,6 +442,14 @@ func article(typ string) string {
 		return "an"
 	}
 	return "a"
+}
+
+// KindPhrase is "a vyos node", "an frr node", "an sno node".
+func KindPhrase(kind string) string {
+	if strings.HasPrefix(kind, "frr") || strings.HasPrefix(kind, "sno") {
+		return "an " + kind + " node"
+	}
+	return "a " + kind + " node"
 }
 
 func containsFold(list []string, s string) bool {
