@@ -32,7 +32,9 @@ func (f *fakeEnv) Router(ctx context.Context, node string) (Router, error) {
 func (f *fakeEnv) Speaker(ctx context.Context, node string) (Speaker, error) {
 	return nil, Unavailable("speaker status", "not in this test")
 }
-func (f *fakeEnv) Net(node string) (NodeNet, error) { return nil, Unavailable("node network", "not in this test") }
+func (f *fakeEnv) Net(node string) (NodeNet, error) {
+	return nil, Unavailable("node network", "not in this test")
+}
 func (f *fakeEnv) Cluster(ctx context.Context, node string) (Cluster, error) {
 	return nil, Unavailable("cluster API", "not in this test")
 }
