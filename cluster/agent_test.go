@@ -28,7 +28,7 @@ import (
 // env is a cluster node namespace with a running agent and a client
 // namespace routed to it (a static route stands in for BGP).
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	lab     string
 	dir     string
 	node    *testutil.Netns
@@ -44,7 +44,9 @@ const (
 	clientAddr = "192.168.126.99"
 )
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return benchEnv(t) }
+
+func benchEnv(t testing.TB) *env {
 	t.Helper()
 	testutil.RequireRoot(t)
 	e := &env{t: t, lab: testutil.RandName("t", 8), dir: filepath.Join(t.TempDir(), "nodes", "sno4")}
@@ -83,11 +85,15 @@ func (e *env) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	e.stopped = make(chan error, 1)
+	log := testLogger(e.t)
+	if _, bench := e.t.(*testing.B); bench {
+		log = nil
+	}
 	go func() {
 		e.stopped <- cluster.RunAgent(ctx, cluster.AgentOptions{
 			Lab: e.lab, Node: "sno4", Dir: e.dir, NodeNetns: e.node.Path,
 			NodeAddresses: []netip.Addr{e.nodeIP}, Ready: func() { close(ready) },
-			Logger: testLogger(e.t),
+			Logger: log,
 		})
 	}()
 	select {
@@ -110,7 +116,7 @@ func (e *env) start() {
 	}
 }
 
-func testLogger(t *testing.T) *slogLogger { return newTestLogger(t) }
+func testLogger(t testing.TB) *slogLogger { return newTestLogger(t) }
 
 // apply decodes YAML and applies it.
 func (e *env) apply(yaml string) ([]kube.ApplyResult, error) {
@@ -187,11 +193,18 @@ func (e *env) waitIngress(ns, name string) string {
 }
 
 // get sends an HTTP GET from inside a namespace.
-func get(ns *testutil.Netns, url string) (string, error) {
+func get(ns *testutil.Netns, url string) (string, error) { return getTimeout(ns, url, 2*time.Second) }
+
+// getFast gives up on a connection after 2ms (benchmarks poll with it).
+func getFast(ns *testutil.Netns, url string) (string, error) {
+	return getTimeout(ns, url, 2*time.Millisecond)
+}
+
+func getTimeout(ns *testutil.Netns, url string, dial time.Duration) (string, error) {
 	tr := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		var c net.Conn
 		err := nsx.Do(ns.Path, func() error {
-			d := net.Dialer{Timeout: 2 * time.Second}
+			d := net.Dialer{Timeout: dial}
 			var err error
 			c, err = d.DialContext(ctx, network, addr)
 			return err
@@ -209,7 +222,7 @@ func get(ns *testutil.Netns, url string) (string, error) {
 }
 
 // eventuallyGet polls until the answer contains want.
-func eventuallyGet(t *testing.T, ns *testutil.Netns, url string, want ...string) string {
+func eventuallyGet(t testing.TB, ns *testutil.Netns, url string, want ...string) string {
 	t.Helper()
 	var body string
 	testutil.Eventually(t, 10*time.Second, 20*time.Millisecond, func() error {

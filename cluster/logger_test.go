@@ -8,7 +8,7 @@ import (
 
 type slogLogger = slog.Logger
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
@@ -17,6 +17,6 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // newTestLogger logs through t.Log (shown with -v or on failure).
-func newTestLogger(t *testing.T) *slog.Logger {
+func newTestLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
