@@ -16,7 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/onp-lab/onp/internal/frr"
 	"github.com/onp-lab/onp/internal/testutil"
@@ -428,5 +433,85 @@ func TestLiveBFD(t *testing.T) {
 	if *updateSeeds {
 		pf.Close()
 		writeSeed(t, pcapPath, "testdata/frr-bfd.pcap", 30)
+	}
+}
+
+// blockBGP drops TCP port 179 in both directions inside ns (input and
+// output chains), as reference 7c does with nftables.
+func blockBGP(t *testing.T, ns *testutil.Netns) {
+	t.Helper()
+	fd, err := netns.GetFromPath(ns.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Close()
+	c, err := nftables.New(nftables.WithNetNSFd(int(fd)))
+	if err != nil {
+		t.Fatalf("nftables: %v", err)
+	}
+	tbl := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: "onptest_block179"})
+	for _, hook := range []*nftables.ChainHook{nftables.ChainHookInput, nftables.ChainHookOutput} {
+		ch := c.AddChain(&nftables.Chain{Name: fmt.Sprintf("h%d", *hook), Table: tbl, Type: nftables.ChainTypeFilter,
+			Hooknum: hook, Priority: nftables.ChainPriorityFilter})
+		for _, off := range []uint32{0, 2} { // source port, destination port
+			c.AddRule(&nftables.Rule{Table: tbl, Chain: ch, Exprs: []expr.Any{
+				&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: off, Len: 2},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(BGPPort)},
+				&expr.Verdict{Kind: expr.VerdictDrop},
+			}})
+		}
+	}
+	if err := c.Flush(); err != nil {
+		t.Fatalf("nftables flush: %v", err)
+	}
+}
+
+// TestLiveHoldTimerBlackhole blocks TCP 179 on the speaker after the
+// session is up: the router's KEEPALIVEs go unacknowledged and show up as
+// retransmissions (decoded once, not as new messages), the router's Hold
+// Timer Expired NOTIFICATION stays stuck behind them, and the router's new
+// SYNs go unanswered.
+func TestLiveHoldTimerBlackhole(t *testing.T) {
+	testutil.RequireBinary(t, "gobgpd", "gobgpd")
+	w := newWire(t)
+	rec := w.trace(t, Options{})
+	startFRR(t, w.router, fmt.Sprintf(routerConfig, 64512))
+	conf := filepath.Join(t.TempDir(), "gobgpd.toml")
+	if err := os.WriteFile(conf, []byte(gobgpConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gobgpd := w.speaker.Command("gobgpd", "-f", conf, "-p", "--api-hosts", "127.0.0.1:50051", "--pprof-disable")
+	if err := gobgpd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- gobgpd.Wait() }()
+	t.Cleanup(func() { gobgpd.Process.Kill(); <-done })
+
+	rec.wait(t, "router KEEPALIVE", 20*time.Second, isBGP("KEEPALIVE", "192.168.126.3"))
+	blockBGP(t, w.speaker)
+	blocked := len(rec.snapshot())
+	after := func(fn func(*Event) bool) func(*Event) bool {
+		return func(e *Event) bool { return e.Frame > rec.snapshot()[blocked-1].Frame && fn(e) }
+	}
+	rec.wait(t, "retransmitted KEEPALIVE", 15*time.Second, after(func(e *Event) bool {
+		return e.Kind == KindTCP && e.TCP.Event == TCPRetransmission && e.Src.Addr().String() == "192.168.126.3" && e.TCP.Len == 19
+	}))
+	syn := rec.wait(t, "router SYN after the block", 20*time.Second, after(func(e *Event) bool {
+		return e.Kind == KindTCP && e.TCP.Event == TCPSyn && e.Src.Addr().String() == "192.168.126.3"
+	}))
+	rec.stop()
+	for _, e := range rec.snapshot()[blocked:] {
+		t.Logf("after block: %s", e.Text())
+		if e.Kind == KindTCP && e.TCP.Event == TCPSynAck && e.Dst == syn.Src {
+			t.Errorf("SYN answered through the block: %s", e.Text())
+		}
+	}
+	for _, e := range rec.snapshot()[blocked:] {
+		if e.Kind == KindBGP && e.Src.Addr().String() == "192.168.126.3" && e.BGP.Type == "NOTIFICATION" {
+			t.Errorf("a NOTIFICATION from the router made it onto the wire: %s", e.Text())
+		}
 	}
 }
