@@ -293,3 +293,36 @@ func TestAgentPodDeleteRemovesNamespace(t *testing.T) {
 		t.Fatalf("slices left: %d", len(sl.Items))
 	}
 }
+
+func TestAgentAgnhostNetexec(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.apply(seedYAML(t) + `---
+apiVersion: v1
+kind: Pod
+metadata: {name: netexec, namespace: onp-metallb, labels: {app: netexec}}
+spec:
+  containers:
+  - name: agnhost
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    args: [netexec, --http-port=9090]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: netexec, namespace: onp-metallb}
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  selector: {app: netexec}
+  ports: [{port: 80, targetPort: 9090}]
+`); err != nil {
+		t.Fatal(err)
+	}
+	e.waitRunning("onp-metallb", "netexec")
+	ip := e.waitIngress("onp-metallb", "netexec")
+	eventuallyGet(t, e.client, "http://"+ip+"/hostname", "netexec")
+	body := eventuallyGet(t, e.client, "http://"+ip+"/clientip", clientAddr+":")
+	if !strings.HasPrefix(body, clientAddr+":") {
+		t.Fatalf("/clientip: %q", body)
+	}
+	eventuallyGet(t, e.client, "http://"+ip+"/echo?msg=onp", "onp")
+}

@@ -70,13 +70,18 @@ func Render(port int, info PodInfo, r *http.Request, body []byte) string {
 	if h, _, err := net.SplitHostPort(client); err == nil {
 		client = h
 	}
+	uri := r.RequestURI
+	if !strings.HasPrefix(uri, "/") {
+		// An absolute-form target ("GET http://host/path"): nginx keeps the path.
+		uri = r.URL.RequestURI()
+	}
 	fmt.Fprintf(&b, "\tclient_address=%s\n", client)
 	fmt.Fprintf(&b, "\tmethod=%s\n", r.Method)
-	fmt.Fprintf(&b, "\treal path=%s\n", r.RequestURI)
+	fmt.Fprintf(&b, "\treal path=%s\n", uri)
 	fmt.Fprintf(&b, "\tquery=%s\n", r.URL.RawQuery)
 	fmt.Fprintf(&b, "\trequest_version=%d.%d\n", r.ProtoMajor, r.ProtoMinor)
 	b.WriteString("\trequest_scheme=http\n")
-	fmt.Fprintf(&b, "\trequest_uri=http://%s:%d%s\n", hostOf(r), port, r.RequestURI)
+	fmt.Fprintf(&b, "\trequest_uri=http://%s:%d%s\n", hostOf(r), port, uri)
 	b.WriteString("\nRequest Headers:\n")
 	headers := map[string]string{}
 	for k, v := range r.Header {
