@@ -30,6 +30,14 @@ func DecodeBGP(msg []byte) *BGPMessage { return decodeBGP(msg, nil) }
 
 func decodeBGP(msg []byte, addPath map[bgp.RouteFamily]bgp.BGPAddPathMode) (out *BGPMessage) {
 	out = &BGPMessage{}
+	defer func() {
+		// gobgp's value types render themselves; a malformed one that
+		// panics while doing so loses its details, not the message.
+		if r := recover(); r != nil {
+			out.Open, out.Update, out.RouteRefresh = nil, nil, nil
+			out.Error = joinErr(out.Error, fmt.Sprintf("malformed message (%v)", r))
+		}
+	}()
 	if len(msg) < bgpHeaderLen {
 		out.Type = "TRUNCATED"
 		out.Error = fmt.Sprintf("BGP message truncated: %d of at least %d header bytes", len(msg), bgpHeaderLen)

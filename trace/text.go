@@ -26,19 +26,19 @@ func (e *Event) Text() string {
 		b.WriteString(e.Dst.String())
 		b.WriteByte(' ')
 	}
-	switch e.Kind {
-	case KindBGP:
+	switch {
+	case e.Kind == KindBGP && e.BGP != nil:
 		b.WriteString("BGP ")
 		b.WriteString(e.BGP.summary())
-	case KindTCP:
+	case e.Kind == KindTCP && e.TCP != nil:
 		b.WriteString("TCP ")
 		b.WriteString(e.TCP.summary())
-	case KindBFD:
+	case e.Kind == KindBFD && e.BFD != nil:
 		b.WriteString(e.BFD.summary())
 		if !e.BFD.Echo {
 			fmt.Fprintf(&b, " ttl %d", e.TTL)
 		}
-	case KindARP:
+	case e.Kind == KindARP && e.ARP != nil:
 		b.WriteString("ARP ")
 		b.WriteString(e.ARP.summary())
 	default:
