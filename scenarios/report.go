@@ -120,8 +120,18 @@ func (t *TextReporter) SuiteStarted(name, description, labName string) {
 	}
 }
 
-// SuiteDone prints a suite's closing line.
+// SuiteDone prints what was skipped and the suite's closing line.
 func (t *TextReporter) SuiteDone(s *Suite) {
+	for _, st := range s.Steps {
+		if st.Status == Skipped {
+			t.printf("%s step %d: %s\n", t.statusTag(Skipped), st.Index+1, st.Title)
+		}
+	}
+	for _, c := range s.Checks {
+		if c.Status == Skipped {
+			t.printf("%s check %s: %s\n", t.statusTag(Skipped), c.Label(), c.Title)
+		}
+	}
 	if s.Error != "" {
 		t.printf("%s %s\n", t.statusTag(Error), s.Error)
 	}
@@ -138,14 +148,21 @@ func (t *TextReporter) Summary(r *Report) {
 	t.printf("%s\n", t.summaryLine(r, d))
 }
 
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
 func (t *TextReporter) summaryLine(r *Report, d time.Duration) string {
 	s := r.Summary
 	scope := ""
 	if s.Suites > 1 {
-		scope = fmt.Sprintf("%d scenarios, ", s.Suites)
+		scope = plural(s.Suites, "scenario", "scenarios") + ", "
 	}
 	if r.ExitCode == 0 {
-		return fmt.Sprintf("%s %s%d checks passed in %s", t.paint("[SUCCESS]", ansiGreen), scope, s.Passed, humanDuration(d))
+		return fmt.Sprintf("%s %s%s passed in %s", t.paint("[SUCCESS]", ansiGreen), scope, plural(s.Passed, "check", "checks"), humanDuration(d))
 	}
 	parts := []string{fmt.Sprintf("%d passed", s.Passed)}
 	if s.Failed > 0 {
@@ -158,13 +175,13 @@ func (t *TextReporter) summaryLine(r *Report, d time.Duration) string {
 		parts = append(parts, fmt.Sprintf("%d skipped", s.Skipped))
 	}
 	if s.StepErrors > 0 {
-		parts = append(parts, fmt.Sprintf("%d steps failed", s.StepErrors))
+		parts = append(parts, plural(s.StepErrors, "step", "steps")+" could not be carried out")
 	}
 	if s.SuiteErrors > 0 {
-		parts = append(parts, fmt.Sprintf("%d scenarios could not run", s.SuiteErrors))
+		parts = append(parts, plural(s.SuiteErrors, "lab", "labs")+" could not be built")
 	}
 	tag := t.paint("[FAILED]", ansiRed)
-	return fmt.Sprintf("%s %s%d checks: %s (%s)", tag, scope, s.Checks, strings.Join(parts, ", "), humanDuration(d))
+	return fmt.Sprintf("%s %s%s: %s (%s)", tag, scope, plural(s.Checks, "check", "checks"), strings.Join(parts, ", "), humanDuration(d))
 }
 
 // WriteJSON writes the report as indented JSON.

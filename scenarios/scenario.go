@@ -163,6 +163,9 @@ func (s *Step) Title() string {
 			how = "type"
 		}
 		what := fmt.Sprintf("%d commands", len(s.Router.Commands))
+		if len(s.Router.Commands) == 1 {
+			what = "1 command"
+		}
 		if s.Router.File != "" {
 			what = s.Router.File
 		}

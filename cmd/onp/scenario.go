@@ -174,6 +174,8 @@ input or something could not run.`,
 						rep.SuiteDone(s)
 						if s.Kept {
 							fmt.Fprintf(rep.W, "The lab %s is kept: explore it (onp status %s, onp ssh --lab %s NODE) and remove it with: onp down %s\n", s.Lab, s.Lab, s.Lab, s.Lab)
+						} else if s.Error == "" {
+							fmt.Fprintf(rep.W, "The lab %s was removed (keep it next time with --keep).\n", s.Lab)
 						}
 						printMu.Lock()
 						a.stdout.Write(buf.Bytes())
