@@ -141,10 +141,13 @@ func TestAgentInLabDownRemovesPods(t *testing.T) {
 		t.Fatalf("node: %+v %v", n.Status.Addresses, n.Labels)
 	}
 	// A client in the lab reaches the service through the node.
-	out, code := runIn(t, m, l, "client", "curl", "-s", "-m", "3", "http://10.0.0.10:8080/")
-	if code != 0 || !strings.Contains(out, "client_address=10.128.0.1") {
-		t.Fatalf("curl from the client: %d\n%s", code, out)
-	}
+	testutil.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		out, code := runIn(t, m, l, "client", "curl", "-s", "-m", "3", "http://10.0.0.10:8080/")
+		if code != 0 || !strings.Contains(out, "client_address=10.128.0.1") {
+			return fmt.Errorf("curl from the client: exit %d\n%s", code, out)
+		}
+		return nil
+	})
 	podNs := kubelet.PodNetns(name, "sno4", pod.UID)
 	if !nsx.IsMounted(podNs) {
 		t.Fatalf("no pod namespace %s", podNs)
