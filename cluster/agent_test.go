@@ -135,7 +135,7 @@ func (e *env) apply(yaml string) ([]kube.ApplyResult, error) {
 func seedYAML(t testing.TB) string {
 	var b strings.Builder
 	for _, f := range []string{"01-metallb-operator.yaml", "02-metallb-bgp.yaml", "03-echoserver.yaml"} {
-		data, err := os.ReadFile(filepath.Join("testdata", f))
+		data, err := os.ReadFile(filepath.Join("..", "topology", "builtin", "seed", f))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,7 +16,7 @@ func seed(t testing.TB) ([]api.Object, []api.Source) {
 	var objs []api.Object
 	var srcs []api.Source
 	for _, f := range []string{"01-metallb-operator.yaml", "02-metallb-bgp.yaml", "03-echoserver.yaml"} {
-		b, err := os.ReadFile(filepath.Join("testdata", f))
+		b, err := os.ReadFile(filepath.Join("..", "topology", "builtin", "seed", f))
 		if err != nil {
 			t.Fatal(err)
 		}

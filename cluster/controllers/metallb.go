@@ -31,13 +31,15 @@ type MetalLB struct {
 	// Namespace is MetalLB's namespace (default metallb-system).
 	Namespace string
 	// LoadBalancerClass, when set, restricts the controller to services of
-	// that class (MetalLB's --lb-class).
+	// that class (MetalLB's --lb-class). A MetalLB resource's
+	// spec.loadBalancerClass sets it too, as the operator does.
 	LoadBalancerClass string
 	Logger            *slog.Logger
 	// Host names the node in events.
 	Host string
 
 	alloc    *allocator.Allocator
+	class    string
 	reported map[string]string // service key → last failure reported
 	l2seen   map[string]int64  // L2Advertisement uid → generation reported
 }
@@ -47,7 +49,7 @@ func (m *MetalLB) Name() string { return "metallb-controller" }
 
 // Watches implements the agent's Controller.
 func (m *MetalLB) Watches() []string {
-	return []string{"services", "ipaddresspools.metallb.io", "namespaces", "l2advertisements.metallb.io"}
+	return []string{"services", "ipaddresspools.metallb.io", "namespaces", "l2advertisements.metallb.io", "metallbs.metallb.io"}
 }
 
 func (m *MetalLB) log() *slog.Logger {
@@ -79,16 +81,30 @@ func (m *MetalLB) Reconcile(ctx context.Context, c kube.Interface) error {
 	for _, n := range nss {
 		objs = append(objs, n)
 	}
+	class := m.LoadBalancerClass
+	mlbs, _, err := kube.ListOf[api.MetalLB](ctx, c, ns, kube.ListOptions{})
+	if err != nil {
+		return err
+	}
+	if len(mlbs) > 0 && mlbs[0].Spec.LoadBalancerClass != "" {
+		class = mlbs[0].Spec.LoadBalancerClass
+	}
+	if m.alloc != nil && class != m.class {
+		// A new class: start over; addresses in the services' status are
+		// restored first, as after a restart.
+		m.alloc = nil
+	}
+	m.class = class
 	cfg, err := config.For(config.ResourcesFrom(ns, objs))
 	if err != nil {
 		// Admission keeps invalid pools out; this is a pool outside MetalLB's
 		// namespace stored before, or the like. Keep the last good pools.
 		m.log().Warn("IPAddressPools do not form a valid MetalLB configuration; keeping the previous pools", "err", err)
 		if m.alloc == nil {
-			m.alloc = allocator.New(nil, allocator.Options{LoadBalancerClass: m.LoadBalancerClass})
+			m.alloc = allocator.New(nil, allocator.Options{LoadBalancerClass: class})
 		}
 	} else if m.alloc == nil {
-		m.alloc = allocator.New(cfg, allocator.Options{LoadBalancerClass: m.LoadBalancerClass})
+		m.alloc = allocator.New(cfg, allocator.Options{LoadBalancerClass: class})
 	} else {
 		m.alloc.SetConfig(cfg)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"strconv"
 
 	"github.com/onp-lab/onp/metallb/api"
@@ -38,17 +39,17 @@ func Decode(data []byte) (api.Object, error) {
 	return api.Normalize(o), nil
 }
 
-// Clone returns a deep copy of an object.
+// Clone returns a deep copy of an object, of the same Go type.
 func Clone[T api.Object](o T) T {
 	b, err := json.Marshal(o)
 	if err != nil {
 		panic(fmt.Sprintf("kube.Clone: encode %T: %v", o, err))
 	}
-	c, err := Decode(b)
-	if err != nil {
+	c := reflect.New(reflect.TypeOf(o).Elem()).Interface().(T)
+	if err := json.Unmarshal(b, c); err != nil {
 		panic(fmt.Sprintf("kube.Clone: decode %T: %v", o, err))
 	}
-	return c.(T)
+	return c
 }
 
 // ResourceVersionOf parses an object's resourceVersion (0 if unset).

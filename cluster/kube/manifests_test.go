@@ -13,7 +13,7 @@ import (
 func TestDecodeManifestsConcatenatedSeed(t *testing.T) {
 	var data []byte
 	for _, f := range []string{"01-metallb-operator.yaml", "02-metallb-bgp.yaml", "03-echoserver.yaml"} {
-		b, err := os.ReadFile(filepath.Join("..", "testdata", f))
+		b, err := os.ReadFile(filepath.Join("..", "..", "topology", "builtin", "seed", f))
 		if err != nil {
 			t.Fatal(err)
 		}

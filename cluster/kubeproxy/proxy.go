@@ -59,6 +59,8 @@ type Proxy struct {
 	sets     map[string]*nftables.Set
 	chains   map[string]string // programmed chain → content hash
 	elements map[string]element
+	// fresh is set while the table's creation waits in the batch.
+	fresh bool
 	// Updates counts programmed batches (tests, benchmarks).
 	updates int
 }
@@ -160,12 +162,11 @@ func (p *Proxy) start() error {
 		}
 	}
 	t := &nftables.Table{Name: p.tableName(), Family: nftables.TableFamilyIPv4}
+	// The old table (from an earlier run) goes in the same batch that
+	// creates the new one and its first rules: traffic to services keeps
+	// flowing across an agent restart.
 	if existing, err := conn.ListTableOfFamily(t.Name, t.Family); err == nil && existing != nil {
 		conn.DelTable(t)
-		if err := conn.Flush(); err != nil {
-			conn.CloseLasting()
-			return fmt.Errorf("remove old table %s: %w", t.Name, err)
-		}
 	}
 	conn.AddTable(t)
 	sets := map[string]*nftables.Set{
@@ -224,12 +225,9 @@ func (p *Proxy) start() error {
 	base("filter-forward", nftables.ChainTypeFilter, nftables.ChainHookForward, filterPrio, checks...)
 	base("filter-output", nftables.ChainTypeFilter, nftables.ChainHookOutput, filterPrio, checks...)
 	base("filter-input", nftables.ChainTypeFilter, nftables.ChainHookInput, filterPrio, append(checks, concat(ctStateNew(), jump("nodeport-endpoints-check")))...)
-	if err := conn.Flush(); err != nil {
-		conn.CloseLasting()
-		return fmt.Errorf("create table %s in node %s: %w", t.Name, p.Node, err)
-	}
 	p.conn, p.table, p.sets = conn, t, sets
 	p.chains, p.elements = map[string]string{}, map[string]element{}
+	p.fresh = true
 	return nil
 }
 
@@ -326,13 +324,14 @@ func (p *Proxy) sync(d desired) error {
 		conn.DelChain(chain(n))
 		changed++
 	}
-	if changed == 0 {
+	if changed == 0 && !p.fresh {
 		return nil
 	}
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("update table %s in node %s: %w", t.Name, p.Node, err)
 	}
 	p.updates++
+	p.fresh = false
 	p.chains = map[string]string{}
 	for n, spec := range d.chains {
 		p.chains[n] = spec.hash()

@@ -33,7 +33,7 @@ func seeded(t *testing.T) *cluster.Store {
 	t.Cleanup(func() { s.Close() })
 	var objs []api.Object
 	for _, f := range []string{"01-metallb-operator.yaml", "02-metallb-bgp.yaml", "03-echoserver.yaml"} {
-		b, err := os.ReadFile(filepath.Join("testdata", f))
+		b, err := os.ReadFile(filepath.Join("..", "..", "topology", "builtin", "seed", f))
 		if err != nil {
 			t.Fatal(err)
 		}
