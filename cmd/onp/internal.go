@@ -3,12 +3,15 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/onp-lab/onp/cluster"
 	"github.com/onp-lab/onp/lab/kinds"
 	"github.com/onp-lab/onp/lab/supervisor"
+	"github.com/onp-lab/onp/metallb/speaker"
 	"github.com/onp-lab/onp/vyos/appliance"
 )
 
@@ -78,5 +81,67 @@ func (a *app) vyosRouterCommand() *cobra.Command {
 	c.Flags().StringVar(&o.Listen, "listen", "", "TCP listen address (default :22)")
 	c.Flags().StringVar(&o.Dialect, "dialect", "1.3", "CLI dialect: 1.3 or 1.4")
 	c.Flags().StringVar(&usersFile, "users", "", "JSON file with the logins")
+	return c
+}
+
+// clusterAgentCommand runs a cluster node's agent (onp starts it in the node).
+func (a *app) clusterAgentCommand() *cobra.Command {
+	var o cluster.AgentOptions
+	var podSubnet string
+	var nodeIPs []string
+	c := &cobra.Command{
+		Use:    "__cluster-agent --lab LAB --node NODE --dir DIR",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if podSubnet != "" {
+				p, err := netip.ParsePrefix(podSubnet)
+				if err != nil {
+					return usageError("--pod-subnet: %v", err)
+				}
+				o.PodSubnet = p
+			}
+			for _, s := range nodeIPs {
+				ip, err := netip.ParseAddr(s)
+				if err != nil {
+					return usageError("--node-ip: %v", err)
+				}
+				o.NodeAddresses = append(o.NodeAddresses, ip)
+			}
+			o.Logger = a.logger()
+			return cluster.RunAgent(cmd.Context(), o)
+		},
+	}
+	c.Flags().StringVar(&o.Lab, "lab", "", "lab name")
+	c.Flags().StringVar(&o.Node, "node", "", "node name")
+	c.Flags().StringVar(&o.Dir, "dir", "", "the node's directory in the lab")
+	c.Flags().StringVar(&podSubnet, "pod-subnet", "", "pod addresses (default 10.128.0.0/23)")
+	c.Flags().StringSliceVar(&nodeIPs, "node-ip", nil, "the node's addresses")
+	return c
+}
+
+// speakerCommand runs the MetalLB-compatible speaker of a cluster node.
+func (a *app) speakerCommand() *cobra.Command {
+	var o speaker.Options
+	c := &cobra.Command{
+		Use:   "speaker --node NODE --api-socket SOCK",
+		Short: "Run the MetalLB-compatible BGP speaker of a cluster node (onp starts it)",
+		Long: `Run the MetalLB-compatible BGP speaker for one cluster node. onp starts it
+itself in every cluster node (supervised, restarted if it dies); it reads the
+node's cluster API and announces LoadBalancer addresses as MetalLB would.`,
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Logger = a.logger()
+			return speaker.Run(cmd.Context(), o)
+		},
+	}
+	c.Flags().StringVar(&o.NodeName, "node", "", "this node's name")
+	c.Flags().StringVar(&o.APISocket, "api-socket", "", "the node's cluster API socket")
+	c.Flags().StringVar(&o.StatusSocket, "status-socket", "", "unix socket for the status endpoint")
+	c.Flags().StringVar(&o.MetricsAddr, "metrics", "", "Prometheus listen address (default :7472; off disables)")
+	c.Flags().StringVar(&o.Namespace, "namespace", "", "MetalLB's namespace (default metallb-system)")
+	c.Flags().StringVar(&o.LoadBalancerClass, "lb-class", "", "announce only services of this loadBalancerClass")
+	c.Flags().BoolVar(&o.IgnoreExcludeLB, "ignore-exclude-lb", false, "ignore the exclude-from-external-load-balancers node label")
 	return c
 }

@@ -134,7 +134,16 @@ use the same addresses. The default lab is called "onp".`,
 		c.GroupID = "onp"
 		root.AddCommand(c)
 	}
-	root.AddCommand(a.superviseCommand(), a.frrRouterCommand(), a.vyosRouterCommand())
+	root.AddGroup(&cobra.Group{ID: "cluster", Title: "Cluster:"}, &cobra.Group{ID: "checks", Title: "Checks and troubleshooting:"})
+	for _, c := range []*cobra.Command{a.applyCommand(), a.createCommand(), a.deleteCommand(), a.getCommand()} {
+		c.GroupID = "cluster"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{a.checkCommand(), a.scenarioCommand(), a.traceCommand()} {
+		c.GroupID = "checks"
+		root.AddCommand(c)
+	}
+	root.AddCommand(a.superviseCommand(), a.frrRouterCommand(), a.vyosRouterCommand(), a.clusterAgentCommand(), a.speakerCommand())
 	return root
 }
 
@@ -172,6 +181,7 @@ func (a *app) manager() *lab.Manager {
 		Kinds: map[string]lab.Kind{
 			"host":  kinds.Host{},
 			"vyos":  kinds.VyOS{Exe: exe},
+			"sno":   kinds.SNO{Exe: exe},
 			"frr":   kinds.FRR{Exe: exe},
 			"bird":  kinds.BIRD{},
 			"gobgp": kinds.GoBGP{},
