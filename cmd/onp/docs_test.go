@@ -30,7 +30,7 @@ func TestDocsMatchCommands(t *testing.T) {
 				t.Errorf("docs/cli.md does not describe %q", path)
 			}
 			sub.LocalFlags().VisitAll(func(f *pflag.Flag) {
-				if f.Name == "help" {
+				if f.Name == "help" || f.Hidden {
 					return
 				}
 				if !strings.Contains(string(doc), "--"+f.Name) {
