@@ -174,6 +174,20 @@ func (c *Client) List(ctx context.Context, k api.Kind, namespace string, opts ku
 	return l, nil
 }
 
+// withKind returns o with apiVersion and kind set from its Go type when the
+// caller left them empty, as typed Kubernetes clients do.
+func withKind(o api.Object) (api.Object, error) {
+	k, ok := kube.KindOf(api.Normalize(o))
+	if !ok {
+		return nil, fmt.Errorf("%T is not a kind the cluster serves", o)
+	}
+	if o.GVK().Kind == "" || o.GVK().APIVersion == "" {
+		o = kube.Clone(o)
+		o.SetGVK(k.GVK)
+	}
+	return o, nil
+}
+
 func objectPath(o api.Object, sub string) (string, error) {
 	k, ok := kube.KindOf(api.Normalize(o))
 	if !ok {
@@ -190,6 +204,10 @@ func objectPath(o api.Object, sub string) (string, error) {
 }
 
 func (c *Client) write(ctx context.Context, method string, o api.Object, sub string) (api.Object, error) {
+	o, err := withKind(o)
+	if err != nil {
+		return nil, err
+	}
 	p, err := objectPath(o, sub)
 	if err != nil {
 		return nil, err
@@ -232,7 +250,14 @@ func (c *Client) Apply(ctx context.Context, objs []api.Object, opts kube.ApplyOp
 		DryRun  bool         `json:"dryRun,omitempty"`
 		Objects []api.Object `json:"objects"`
 		Sources []api.Source `json:"sources,omitempty"`
-	}{Mode: opts.Mode, DryRun: opts.DryRun, Objects: objs, Sources: opts.Sources}
+	}{Mode: opts.Mode, DryRun: opts.DryRun, Sources: opts.Sources}
+	for _, o := range objs {
+		o, err := withKind(o)
+		if err != nil {
+			return nil, err
+		}
+		req.Objects = append(req.Objects, o)
+	}
 	if req.Mode == "" {
 		req.Mode = kube.ModeApply
 	}

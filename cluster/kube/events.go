@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"strings"
 	"time"
@@ -35,42 +36,49 @@ func (r *Recorder) Event(ctx context.Context, obj api.Object, eventType, reason,
 		ns = "default"
 	}
 	ref := api.ObjectReference{Kind: k.GVK.Kind, Namespace: m.Namespace, Name: m.Name, UID: m.UID, APIVersion: k.GVK.APIVersion, ResourceVersion: m.ResourceVersion}
-	evs, _, err := ListOf[Event](ctx, r.Client, ns, ListOptions{})
-	if err != nil {
+	// One event per object, type, reason, message and component: a
+	// repeat finds it by name.
+	sum := sha256.Sum256([]byte(strings.Join([]string{m.UID, k.GVK.Kind, m.Namespace, m.Name, eventType, reason, message, r.Component}, "\x00")))
+	name := fmt.Sprintf("%s.%x", m.Name, sum[:8])
+	if len(name) > 253 {
+		name = fmt.Sprintf("%x", sum[:16])
+	}
+	for range 3 {
+		cur, err := Get[Event](ctx, r.Client, ns, name)
+		if err == nil {
+			cur.Count++
+			cur.LastTimestamp = &t
+			cur.InvolvedObject.ResourceVersion = ref.ResourceVersion
+			_, err = r.Client.Update(ctx, cur)
+			if IsConflict(err) {
+				continue
+			}
+			return err
+		}
+		if !IsNotFound(err) {
+			return err
+		}
+		e := &Event{
+			ObjectMeta:         api.ObjectMeta{Name: name, Namespace: ns},
+			InvolvedObject:     ref,
+			Reason:             reason,
+			Message:            message,
+			Source:             EventSource{Component: r.Component, Host: r.Host},
+			FirstTimestamp:     &t,
+			LastTimestamp:      &t,
+			Count:              1,
+			Type:               eventType,
+			ReportingComponent: r.Component,
+			ReportingInstance:  r.Host,
+		}
+		e.SetGVK(api.GVK{APIVersion: api.CoreV1, Kind: "Event"})
+		_, err = r.Client.Create(ctx, e)
+		if IsAlreadyExists(err) {
+			continue
+		}
 		return err
 	}
-	for _, e := range evs {
-		io := e.InvolvedObject
-		if io.UID == ref.UID && io.Kind == ref.Kind && io.Name == ref.Name && e.Reason == reason && e.Message == message && e.Type == eventType && e.Source.Component == r.Component {
-			e.Count++
-			e.LastTimestamp = &t
-			e.InvolvedObject.ResourceVersion = ref.ResourceVersion
-			_, err := r.Client.Update(ctx, e)
-			return err
-		}
-	}
-	e := &Event{
-		ObjectMeta:         api.ObjectMeta{Name: fmt.Sprintf("%s.%x", m.Name, t.UnixNano()+int64(len(reason)+len(message))), Namespace: ns},
-		InvolvedObject:     ref,
-		Reason:             reason,
-		Message:            message,
-		Source:             EventSource{Component: r.Component, Host: r.Host},
-		FirstTimestamp:     &t,
-		LastTimestamp:      &t,
-		Count:              1,
-		Type:               eventType,
-		ReportingComponent: r.Component,
-		ReportingInstance:  r.Host,
-	}
-	e.SetGVK(api.GVK{APIVersion: api.CoreV1, Kind: "Event"})
-	for range 5 {
-		_, err = r.Client.Create(ctx, e)
-		if !IsAlreadyExists(err) {
-			return err
-		}
-		e.Name = fmt.Sprintf("%s.%x", m.Name, time.Now().UnixNano())
-	}
-	return err
+	return Conflict(eventKind, name, "the event keeps changing")
 }
 
 // EventsFor lists the events about one object, oldest first.
