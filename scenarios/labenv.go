@@ -132,15 +132,6 @@ func (e *LabEnv) Close() error {
 	return nil
 }
 
-// Speaker implements Env. The speaker's status is not reachable from
-// outside its process in this build.
-func (e *LabEnv) Speaker(ctx context.Context, name string) (Speaker, error) {
-	if _, err := e.node(name); err != nil {
-		return nil, err
-	}
-	return nil, Unavailable("speaker status", "this build cannot read the BGP speaker's sessions on %s yet (they arrive with the sno kind); check the session from the router's side instead", name)
-}
-
 // RouterConfig implements Env.
 func (e *LabEnv) RouterConfig(ctx context.Context, name string) (RouterConfigurer, error) {
 	n, err := e.node(name)

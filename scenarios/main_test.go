@@ -16,6 +16,7 @@ import (
 	"github.com/onp-lab/onp/lab/kinds"
 	"github.com/onp-lab/onp/lab/netns"
 	"github.com/onp-lab/onp/lab/supervisor"
+	"github.com/onp-lab/onp/metallb/speaker"
 	"github.com/onp-lab/onp/vyos/appliance"
 )
 
@@ -45,6 +46,14 @@ func TestMain(m *testing.M) {
 			fs.StringVar(&o.Dir, "dir", "", "")
 			fs.Parse(os.Args[2:])
 			err = cluster.RunAgent(ctx, o)
+		case "__speaker":
+			fs := flag.NewFlagSet("speaker", flag.ExitOnError)
+			o := speaker.Options{MetricsAddr: speaker.MetricsOff}
+			fs.StringVar(&o.NodeName, "node", "", "")
+			fs.StringVar(&o.APISocket, "api-socket", "", "")
+			fs.StringVar(&o.StatusSocket, "status-socket", "", "")
+			fs.Parse(os.Args[2:])
+			err = speaker.Run(ctx, o)
 		case "-v":
 			if len(os.Args) > 2 && os.Args[2] == "__vyos-router" {
 				err = runVyOSRouter(ctx, os.Args[3:])
