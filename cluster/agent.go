@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 
 	"github.com/onp-lab/onp/cluster/controllers"
 	"github.com/onp-lab/onp/cluster/kube"
@@ -276,7 +277,7 @@ func (r *runner) run(ctx context.Context, c kube.Interface, resync time.Duration
 }
 
 func nsHandle(path string) (*netlink.Handle, error) {
-	fd, err := netnsFromPath(path)
+	fd, err := netns.GetFromPath(path)
 	if err != nil {
 		return nil, err
 	}
