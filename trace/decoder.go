@@ -173,7 +173,7 @@ func (d *Decoder) tcp(p Packet, f *frame, base Event) []Event {
 	tcpEv := func(name string, retrans bool) {
 		e := base
 		e.Kind = KindTCP
-		e.TCP = &TCPEvent{Event: name, Flags: tcpFlagString(f.flags), Seq: f.seq, Len: len(f.payload), Retransmission: retrans}
+		e.TCP = &TCPEvent{Event: name, Flags: tcpFlagString(f.flags), Seq: f.seq, Len: len(f.payload), Retransmission: retrans, MD5: f.md5, AO: f.ao}
 		if f.flags&tcpACK != 0 {
 			e.TCP.Ack = f.ack
 		}

@@ -67,6 +67,12 @@ type TCPEvent struct {
 	Len int `json:"len,omitempty"`
 	// Retransmission marks a SYN, SYN-ACK or FIN that was seen before.
 	Retransmission bool `json:"retransmission,omitempty"`
+	// MD5 is set when the segment carries a TCP MD5 signature (RFC 2385),
+	// AO when it carries a TCP-AO option (RFC 5925): a SYN with one and a
+	// reply without (or an unanswered SYN) points at a password on one side
+	// only or a password mismatch.
+	MD5 bool `json:"md5,omitempty"`
+	AO  bool `json:"ao,omitempty"`
 }
 
 // TCP event names.

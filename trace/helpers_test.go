@@ -19,6 +19,8 @@ type tcpSeg struct {
 	seq, ack uint32
 	flags    uint8
 	payload  []byte
+	// opts are raw TCP options (padded to 4 bytes by the caller).
+	opts []byte
 }
 
 // ethFrame wraps an IP packet in Ethernet.
@@ -64,14 +66,15 @@ func ipv6Packet(src, dst netip.Addr, proto uint8, hop uint8, l4 []byte) []byte {
 }
 
 func tcpHeader(s tcpSeg) []byte {
-	b := make([]byte, 20, 20+len(s.payload))
+	b := make([]byte, 20, 20+len(s.opts)+len(s.payload))
 	binary.BigEndian.PutUint16(b[0:], s.src.Port())
 	binary.BigEndian.PutUint16(b[2:], s.dst.Port())
 	binary.BigEndian.PutUint32(b[4:], s.seq)
 	binary.BigEndian.PutUint32(b[8:], s.ack)
-	b[12] = 5 << 4
+	b[12] = byte(5+len(s.opts)/4) << 4
 	b[13] = s.flags
 	binary.BigEndian.PutUint16(b[14:], 64240)
+	b = append(b, s.opts...)
 	return append(b, s.payload...)
 }
 

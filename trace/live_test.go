@@ -515,3 +515,40 @@ func TestLiveHoldTimerBlackhole(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveMD5OneSide configures a TCP MD5 password on the router only: its
+// SYNs carry the MD5 option, the speaker's do not, and no OPEN is ever
+// exchanged.
+func TestLiveMD5OneSide(t *testing.T) {
+	testutil.RequireBinary(t, "gobgpd", "gobgpd")
+	w := newWire(t)
+	rec := w.trace(t, Options{})
+	cfg := strings.Replace(fmt.Sprintf(routerConfig, 64512), " neighbor 192.168.126.2 timers connect 1\n",
+		" neighbor 192.168.126.2 timers connect 1\n neighbor 192.168.126.2 password onp-secret\n", 1)
+	startFRR(t, w.router, cfg)
+	conf := filepath.Join(t.TempDir(), "gobgpd.toml")
+	if err := os.WriteFile(conf, []byte(gobgpConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gobgpd := w.speaker.Command("gobgpd", "-f", conf, "-p", "--api-hosts", "127.0.0.1:50051", "--pprof-disable")
+	if err := gobgpd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- gobgpd.Wait() }()
+	t.Cleanup(func() { gobgpd.Process.Kill(); <-done })
+
+	isSyn := func(src string, md5 bool) func(*Event) bool {
+		return func(e *Event) bool {
+			return e.Kind == KindTCP && e.TCP.Event == TCPSyn && e.Src.Addr().String() == src && e.TCP.MD5 == md5
+		}
+	}
+	rec.wait(t, "router SYN with MD5", 20*time.Second, isSyn("192.168.126.3", true))
+	rec.wait(t, "speaker SYN without MD5", 20*time.Second, isSyn("192.168.126.2", false))
+	rec.stop()
+	for _, e := range rec.snapshot() {
+		if e.Kind == KindBGP {
+			t.Errorf("BGP got through a one-sided MD5 password: %s", e.Text())
+		}
+	}
+}

@@ -65,6 +65,9 @@ type frame struct {
 	// TCP
 	seq, ack uint32
 	flags    uint8
+	// md5 is set when the segment carries a TCP MD5 signature option
+	// (RFC 2385, kind 19); ao for TCP-AO (RFC 5925, kind 29).
+	md5, ao bool
 	// payload is the transport payload (TCP or UDP).
 	payload []byte
 	// truncated says the capture holds fewer bytes than the headers claim.
@@ -265,6 +268,7 @@ func parseTransport(f *frame, b []byte) (*frame, error) {
 			return nil, fmt.Errorf("TCP data offset %d invalid or truncated", off)
 		}
 		f.payload = b[off:]
+		f.md5, f.ao = tcpAuthOptions(b[20:off])
 	case protoUDP:
 		if len(b) < 8 {
 			return nil, fmt.Errorf("UDP header truncated (%d bytes)", len(b))
@@ -283,6 +287,31 @@ func parseTransport(f *frame, b []byte) (*frame, error) {
 		}
 	}
 	return f, nil
+}
+
+// tcpAuthOptions reports whether TCP options carry an MD5 signature
+// (kind 19) or a TCP-AO option (kind 29).
+func tcpAuthOptions(opts []byte) (md5, ao bool) {
+	for len(opts) > 0 {
+		switch opts[0] {
+		case 0: // end of options
+			return
+		case 1: // no-op
+			opts = opts[1:]
+			continue
+		}
+		if len(opts) < 2 || opts[1] < 2 || int(opts[1]) > len(opts) {
+			return
+		}
+		switch opts[0] {
+		case 19:
+			md5 = true
+		case 29:
+			ao = true
+		}
+		opts = opts[opts[1]:]
+	}
+	return
 }
 
 // tcpFlagString renders TCP flags the way tcpdump does: S, F, R, P, U, and

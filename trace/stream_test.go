@@ -237,3 +237,18 @@ func TestClosedConnectionsForgottenAndFlushed(t *testing.T) {
 		t.Errorf("%d connections kept after FIN/FIN/ACK", len(d.conns))
 	}
 }
+
+func TestTCPMD5Option(t *testing.T) {
+	md5 := append([]byte{1, 1, 19, 18}, make([]byte, 16)...) // NOP NOP MD5(16)
+	d := NewDecoder(DecoderOptions{})
+	evs := feed(d,
+		tcpFrame(tcpSeg{src: speakerAP, dst: routerAP, seq: 100, flags: tcpSYN, opts: md5}),
+		tcpFrame(tcpSeg{src: routerAP, dst: speakerAP, seq: 500, ack: 101, flags: tcpRST | tcpACK}),
+		tcpFrame(tcpSeg{src: speakerAP, dst: routerAP, seq: 101, flags: tcpACK | tcpPSH, opts: md5, payload: keepaliveMsg(t)}))
+	if !evs[0].TCP.MD5 || evs[1].TCP.MD5 || !strings.HasSuffix(evs[0].Text(), "TCP SYN [S] seq 100 md5") {
+		t.Errorf("MD5 option: %s / %s", evs[0].Text(), evs[1].Text())
+	}
+	if got := bgpTypes(evs); !slices.Equal(got, []string{"KEEPALIVE"}) {
+		t.Errorf("payload after options: %v", got)
+	}
+}

@@ -66,6 +66,12 @@ func (t *TCPEvent) summary() string {
 			s += " seq " + strconv.FormatUint(uint64(t.Seq), 10)
 		}
 	}
+	if t.MD5 {
+		s += " md5"
+	}
+	if t.AO {
+		s += " tcp-ao"
+	}
 	return s
 }
 
