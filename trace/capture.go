@@ -193,3 +193,10 @@ func (c *Capture) Stats() (CaptureStats, error) {
 // Close closes the socket; a blocked Next returns ErrCaptureClosed. The
 // kernel leaves promiscuous mode when the socket goes.
 func (c *Capture) Close() error { return c.f.Close() }
+
+// namespaceMounted reports whether path is still a mounted network
+// namespace.
+func namespaceMounted(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC
+}

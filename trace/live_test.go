@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/onp-lab/onp/internal/frr"
+	"github.com/onp-lab/onp/internal/nsx"
 	"github.com/onp-lab/onp/internal/testutil"
 )
 
@@ -550,5 +551,23 @@ func TestLiveMD5OneSide(t *testing.T) {
 		if e.Kind == KindBGP {
 			t.Errorf("BGP got through a one-sided MD5 password: %s", e.Text())
 		}
+	}
+}
+
+// TestLiveEndsWhenNamespaceGoes removes the fabric namespace under a
+// running trace: Live must end with an error saying so.
+func TestLiveEndsWhenNamespaceGoes(t *testing.T) {
+	w := newWire(t)
+	rec := w.trace(t, Options{})
+	if err := nsx.Delete(w.fabric.Name); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-rec.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Live still running 10s after its namespace was removed")
+	}
+	if rec.err == nil || !strings.Contains(rec.err.Error(), "was removed") {
+		t.Errorf("err = %v", rec.err)
 	}
 }

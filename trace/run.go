@@ -374,8 +374,26 @@ func Live(ctx context.Context, opts Options, emit func(Event) error) (Summary, e
 	// Live durations are wall-clock; the pipeline must not also cut by
 	// packet time.
 	p.opts.Duration = 0
+	// An open packet socket keeps its namespace alive after the lab is
+	// removed; notice the removal instead of tracing a dead bridge.
+	var nsCheck <-chan time.Time
+	for _, s := range opts.Sources {
+		if s.Netns != "" {
+			tk := time.NewTicker(time.Second)
+			defer tk.Stop()
+			nsCheck = tk.C
+			break
+		}
+	}
 	for {
 		select {
+		case <-nsCheck:
+			for _, s := range opts.Sources {
+				if s.Netns != "" && !namespaceMounted(s.Netns) {
+					finish()
+					return p.sum, fmt.Errorf("capture on %s: the namespace %s was removed (the lab went down)", s.Interface, s.Netns)
+				}
+			}
 		case <-ctx.Done():
 			finish()
 			return p.sum, nil
