@@ -141,9 +141,11 @@ func (t *TextReporter) SuiteDone(s *Suite) {
 
 // Summary prints the closing line of a whole report.
 func (t *TextReporter) Summary(r *Report) {
-	var d time.Duration
+	d := time.Duration(r.Seconds * float64(time.Second))
 	for _, s := range r.Suites {
-		d = max(d, s.Duration)
+		if r.Seconds == 0 {
+			d = max(d, s.Duration)
+		}
 	}
 	t.printf("%s\n", t.summaryLine(r, d))
 }

@@ -151,6 +151,9 @@ type Report struct {
 	// check or step could not run (this wins over 1: the result is
 	// incomplete).
 	ExitCode int `json:"exitCode"`
+	// Seconds is the run's wall-clock time when the caller sets it (zero:
+	// the longest suite's).
+	Seconds float64 `json:"seconds,omitempty"`
 }
 
 // NewReport summarises suites.

@@ -113,7 +113,8 @@ type FaultStep struct {
 	// side of a node's interface (link-down/link-up).
 	BridgePort string `yaml:"bridgePort,omitempty"`
 	// Service is a supervised process of the node (stop/start/kill/restart):
-	// frr, router (vyos), bird, gobgpd, or a host service's name.
+	// speaker or cluster (sno), router (vyos), frr, bird, gobgpd, or a host
+	// service's name.
 	Service string `yaml:"service,omitempty"`
 	// Protocol (tcp or udp) and Port are what block/unblock drop.
 	Protocol string `yaml:"protocol,omitempty"`
@@ -685,6 +686,7 @@ func ConfigLines(lines []string) []string {
 
 // defaultServices are the supervised processes of each kind.
 var defaultServices = map[string][]string{
+	"sno":   {"cluster", "speaker"},
 	"vyos":  {"router"},
 	"frr":   {"frr"},
 	"bird":  {"bird"},
@@ -693,7 +695,7 @@ var defaultServices = map[string][]string{
 
 // RouterService is the supervised process that is a router node's router.
 func RouterService(kind string) string {
-	if s := defaultServices[kind]; len(s) > 0 {
+	if s := defaultServices[kind]; len(s) > 0 && kind != "sno" {
 		return s[0]
 	}
 	return ""

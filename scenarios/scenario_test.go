@@ -44,7 +44,7 @@ func TestBuiltinsAreValid(t *testing.T) {
 			t.Errorf("%s: %+v", b.Name, b)
 		}
 	}
-	if _, err := Resolve("nosuch"); err == nil || !strings.Contains(err.Error(), `no built-in scenario "nosuch" (built-ins: frr-ebgp, seed-frr-speaker`) {
+	if _, err := Resolve("nosuch"); err == nil || !strings.Contains(err.Error(), `no built-in scenario "nosuch" (built-ins: ebgp, etp-local, frr-ebgp,`) {
 		t.Errorf("unknown built-in: %v", err)
 	}
 	if _, err := Resolve("./nosuch.yaml"); err == nil || !strings.Contains(err.Error(), "scenario file ./nosuch.yaml: no such file") {

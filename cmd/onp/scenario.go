@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -134,6 +135,7 @@ input or something could not run.`,
 			}
 			text := a.output == "" || a.output == "table"
 			color := isTTY(a.stdout)
+			start := time.Now()
 			suites := make([]*scenarios.Suite, len(scs))
 			var printMu sync.Mutex
 			sem := make(chan struct{}, parallel)
@@ -185,6 +187,7 @@ input or something could not run.`,
 			}
 			wg.Wait()
 			report := scenarios.NewReport(suites...)
+			report.Seconds = time.Since(start).Round(time.Millisecond).Seconds()
 			if text && len(suites) > 1 {
 				(&scenarios.TextReporter{W: a.stdout, Color: color}).Summary(report)
 			}

@@ -237,19 +237,27 @@ func TestScenarioRunExitCodes(t *testing.T) {
 	home := t.TempDir()
 	dir := t.TempDir()
 	junit := filepath.Join(dir, "all.xml")
-	// Two built-ins at once, each in its own lab.
-	r := onpc(t, home, "scenario", "run", "frr-ebgp", "seed-frr-speaker", "--parallel", "2", "--junit", junit)
-	if r.code != 0 || !strings.Contains(r.stdout, "== scenario frr-ebgp") || !strings.Contains(r.stdout, "== scenario seed-frr-speaker") ||
-		!strings.Contains(r.stdout, "[SUCCESS] 2 scenarios, 19 checks passed") {
-		t.Fatalf("run builtins: code %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	// The whole built-in catalogue, two at a time, each in its own lab.
+	args := []string{"scenario", "run", "--parallel", "2", "--junit", junit}
+	for _, b := range scenarios.Builtins() {
+		args = append(args, b.Name)
 	}
+	r := onpc(t, home, args...)
+	if r.code != 0 || !strings.Contains(r.stdout, "== scenario reference ") || !strings.Contains(r.stdout, "== scenario seed-frr-speaker") ||
+		!strings.Contains(r.stdout, fmt.Sprintf("[SUCCESS] %d scenarios, ", len(args)-6)) {
+		t.Fatalf("run the catalogue: code %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	t.Logf("%s", r.stdout[strings.LastIndex(r.stdout, "[SUCCESS]"):])
 	b, _ := os.ReadFile(junit)
 	var ju scenarios.JUnitSuites
-	if err := xml.Unmarshal(b, &ju); err != nil || len(ju.Suites) != 2 || ju.Failures+ju.Errors != 0 || ju.Tests < 20 {
+	if err := xml.Unmarshal(b, &ju); err != nil || len(ju.Suites) != len(args)-6 || ju.Failures+ju.Errors != 0 || ju.Tests < 60 {
 		t.Fatalf("JUnit: %v %+v", err, ju)
 	}
-	if r := onpc(t, home, "list"); strings.Contains(r.stdout, "frr-ebgp-") || strings.Contains(r.stdout, "seed-frr-") {
-		t.Fatalf("labs left after the run:\n%s", r.stdout)
+	left := onpc(t, home, "list").stdout
+	for _, b := range scenarios.Builtins() {
+		if strings.Contains(left, "\n"+b.Name+"-") {
+			t.Errorf("a lab of %s is left after the run:\n%s", b.Name, left)
+		}
 	}
 
 	f := filepath.Join(dir, "fails.yaml")
