@@ -97,6 +97,7 @@ func (e *LabEnv) driver(ctx context.Context, n *topology.Node) (*driver.Client, 
 	if err != nil {
 		return nil, fmt.Errorf("router %s does not answer over SSH: %w", n.Name, err)
 	}
+	e.log().Debug("logged in to router", "node", n.Name)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.drivers == nil {
@@ -118,6 +119,7 @@ func (e *LabEnv) dropDriver(node string, c *driver.Client) {
 	if e.drivers[node] == c {
 		delete(e.drivers, node)
 		c.Close()
+		e.log().Debug("dropped the router connection after a transport error", "node", node)
 	}
 }
 
