@@ -95,21 +95,6 @@ type NodeNet interface {
 	Routes(ctx context.Context, prefix netip.Prefix) ([]KernelRoute, error)
 }
 
-// ObjectRef names a cluster object.
-type ObjectRef struct {
-	APIVersion string `yaml:"apiVersion,omitempty" json:"apiVersion,omitempty"`
-	Kind       string `yaml:"kind" json:"kind"`
-	Namespace  string `yaml:"namespace,omitempty" json:"namespace,omitempty"`
-	Name       string `yaml:"name" json:"name"`
-}
-
-func (o ObjectRef) String() string {
-	if o.Namespace == "" {
-		return o.Kind + "/" + o.Name
-	}
-	return o.Kind + "/" + o.Namespace + "/" + o.Name
-}
-
 // Cluster is the cluster API of a cluster node.
 type Cluster interface {
 	// Apply creates or updates the objects of a multi-document YAML stream;

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/onp-lab/onp/lab"
+	"github.com/onp-lab/onp/scenarios/format"
 	"github.com/onp-lab/onp/scenarios/spec"
 )
 
@@ -155,7 +156,7 @@ func runStep(ctx context.Context, sc *Scenario, i int, st *Step, env Env, runner
 		if src == "" {
 			src = fmt.Sprintf("%s: steps[%d].apply.manifests", sc.Source, i)
 		}
-		return finish("", cl.Apply(ctx, src, st.data))
+		return finish("", cl.Apply(ctx, src, st.Data()))
 	case st.Delete != nil:
 		cl, err := env.Cluster(ctx, st.Delete.Node)
 		if err != nil {
@@ -169,16 +170,16 @@ func runStep(ctx context.Context, sc *Scenario, i int, st *Step, env Env, runner
 		}
 		lines := st.Router.Commands
 		if st.Router.File != "" {
-			lines = strings.Split(string(st.data), "\n")
+			lines = strings.Split(string(st.Data()), "\n")
 		}
 		if st.Router.Typed {
 			out, err := rc.Type(ctx, lines)
 			if err == nil {
-				return finish(fmt.Sprintf("typed %d lines", len(wrapConfigure(lines))), nil)
+				return finish(fmt.Sprintf("typed %d lines", len(format.WrapConfigure(lines))), nil)
 			}
 			return finish("", fmt.Errorf("%w\n%s", err, lastLines(out, 8)))
 		}
-		cmds := ConfigLines(lines)
+		cmds := format.ConfigLines(lines)
 		_, err = rc.Configure(ctx, cmds, true)
 		return finish(fmt.Sprintf("pushed %d commands, committed and saved", len(cmds)), err)
 	case st.Fault != nil:
@@ -190,26 +191,26 @@ func runStep(ctx context.Context, sc *Scenario, i int, st *Step, env Env, runner
 func runFault(ctx context.Context, sc *Scenario, f *FaultStep, env Env) error {
 	fl := env.Faults()
 	switch f.Action {
-	case FaultLinkDown, FaultLinkUp:
-		up := f.Action == FaultLinkUp
+	case format.FaultLinkDown, format.FaultLinkUp:
+		up := f.Action == format.FaultLinkUp
 		if f.BridgePort != "" {
 			return fl.SetBridgePort(ctx, f.BridgePort, up)
 		}
 		return fl.SetLink(ctx, f.Node, f.Interface, up)
-	case FaultStop, FaultStart, FaultKill, FaultRestart:
+	case format.FaultStop, format.FaultStart, format.FaultKill, format.FaultRestart:
 		return fl.Service(ctx, f.Node, f.Service, f.Action)
-	case FaultBlock, FaultUnblock:
-		return fl.Block(ctx, f.Node, f.Protocol, f.Port, f.Action == FaultBlock)
-	case FaultRestartRouter:
+	case format.FaultBlock, format.FaultUnblock:
+		return fl.Block(ctx, f.Node, f.Protocol, f.Port, f.Action == format.FaultBlock)
+	case format.FaultRestartRouter:
 		n := env.Context().Node(f.Node)
 		if n == nil {
 			return Permanent(fmt.Errorf("unknown node %q", f.Node))
 		}
-		svc := RouterService(n.Kind)
+		svc := format.RouterService(n.Kind)
 		if svc == "" {
 			return Permanent(fmt.Errorf("node %s is a %s node, not a router", f.Node, n.Kind))
 		}
-		return fl.Service(ctx, f.Node, svc, FaultRestart)
+		return fl.Service(ctx, f.Node, svc, format.FaultRestart)
 	}
 	return Permanent(fmt.Errorf("unknown fault action %q", f.Action))
 }

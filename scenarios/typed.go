@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/onp-lab/onp/scenarios/format"
 	"github.com/onp-lab/onp/vyos/driver"
 )
 
@@ -27,7 +28,7 @@ const LineTimeout = 60 * time.Second
 // transcript so far. Lines of set/delete commands without a "configure" are
 // wrapped in configure ... commit, save, exit.
 func TypeLines(ctx context.Context, c *ssh.Client, lines []string) (string, error) {
-	lines = wrapConfigure(lines)
+	lines = format.WrapConfigure(lines)
 	s, err := c.NewSession()
 	if err != nil {
 		return "", fmt.Errorf("open a terminal session: %w", err)
@@ -79,25 +80,6 @@ func TypeLines(ctx context.Context, c *ssh.Client, lines []string) (string, erro
 	}
 	io.WriteString(in, "exit\r")
 	return transcript.String(), nil
-}
-
-// wrapConfigure adds configure/commit/save/exit around bare set/delete
-// lines.
-func wrapConfigure(lines []string) []string {
-	var out []string
-	hasConfigure := false
-	for _, l := range lines {
-		l = strings.TrimSpace(l)
-		if l == "" || strings.HasPrefix(l, "#") {
-			continue
-		}
-		hasConfigure = hasConfigure || l == "configure"
-		out = append(out, l)
-	}
-	if hasConfigure || len(out) == 0 {
-		return out
-	}
-	return append(append([]string{"configure"}, out...), "commit", "save", "exit")
 }
 
 func cleanEcho(got, line string) string {

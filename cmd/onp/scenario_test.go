@@ -77,13 +77,13 @@ func TestScenarioListShowValidate(t *testing.T) {
 		t.Fatalf("validate: %+v", r)
 	}
 	// Every problem of every file at once, exit code 2.
-	r = onpc(t, home, "scenario", "validate", "../../scenarios/testdata/invalid.yaml", "nosuch")
+	r = onpc(t, home, "scenario", "validate", "../../scenarios/format/testdata/invalid.yaml", "nosuch")
 	if r.code != 2 || strings.Count(r.stderr, "invalid.yaml:") != 25 || !strings.Contains(r.stderr, `no built-in scenario "nosuch"`) ||
 		!strings.Contains(r.stderr, `invalid.yaml:48:38: steps[4].fault.node: unknown node "r2" (nodes: r1, h1)`) {
 		t.Fatalf("validate invalid: code %d\n%s", r.code, r.stderr)
 	}
 	// run validates everything before it builds anything.
-	r = onpc(t, home, "scenario", "run", "frr-ebgp", "../../scenarios/testdata/invalid.yaml")
+	r = onpc(t, home, "scenario", "run", "frr-ebgp", "../../scenarios/format/testdata/invalid.yaml")
 	if r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, "invalid.yaml:") {
 		t.Fatalf("run invalid: %+v", r)
 	}

@@ -1,4 +1,4 @@
-package scenarios
+package format
 
 import (
 	"os"
@@ -26,29 +26,6 @@ func TestInvalidScenarioAllErrorsAtOnce(t *testing.T) {
 	got := strings.Split(err.Error(), "\n")
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("errors differ\ngot:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-}
-
-func TestBuiltinsAreValid(t *testing.T) {
-	bs := Builtins()
-	if len(bs) < 2 {
-		t.Fatalf("builtins: %+v", bs)
-	}
-	for _, b := range bs {
-		sc, err := Builtin(b.Name)
-		if err != nil {
-			t.Errorf("%s: %v", b.Name, err)
-			continue
-		}
-		if b.Description == "" || sc.Name != b.Name || sc.Topology == nil || len(sc.Steps)+len(sc.Checks) == 0 {
-			t.Errorf("%s: %+v", b.Name, b)
-		}
-	}
-	if _, err := Resolve("nosuch"); err == nil || !strings.Contains(err.Error(), `no built-in scenario "nosuch" (built-ins: ebgp, etp-local, frr-ebgp,`) {
-		t.Errorf("unknown built-in: %v", err)
-	}
-	if _, err := Resolve("./nosuch.yaml"); err == nil || !strings.Contains(err.Error(), "scenario file ./nosuch.yaml: no such file") {
-		t.Errorf("missing file: %v", err)
 	}
 }
 
@@ -82,24 +59,34 @@ func TestConfigLines(t *testing.T) {
 	if strings.Join(got, "|") != "set a b|delete c" {
 		t.Errorf("%q", got)
 	}
-	w := wrapConfigure([]string{"set a b", ""})
+	w := WrapConfigure([]string{"set a b", ""})
 	if strings.Join(w, "|") != "configure|set a b|commit|save|exit" {
 		t.Errorf("%q", w)
 	}
-	if w := wrapConfigure([]string{"configure", "set a b", "commit"}); len(w) != 3 {
+	if w := WrapConfigure([]string{"configure", "set a b", "commit"}); len(w) != 3 {
 		t.Errorf("%q", w)
 	}
 }
 
 func FuzzParse(f *testing.F) {
-	for _, b := range Builtins() {
-		src, _ := BuiltinSource(b.Name)
-		f.Add(src)
+	// The built-in catalogue and its files, as a file system.
+	fsys := fstest.MapFS{"d/lab.yaml": {Data: []byte("name: x\n")}}
+	ents, _ := os.ReadDir("../builtin")
+	for _, e := range ents {
+		if b, err := os.ReadFile("../builtin/" + e.Name()); err == nil {
+			f.Add(b)
+		}
+	}
+	for _, sub := range []string{"labs", "seed"} {
+		ents, _ := os.ReadDir("../builtin/" + sub)
+		for _, e := range ents {
+			b, _ := os.ReadFile("../builtin/" + sub + "/" + e.Name())
+			fsys["d/"+sub+"/"+e.Name()] = &fstest.MapFile{Data: b}
+		}
 	}
 	bad, _ := os.ReadFile("testdata/invalid.yaml")
 	f.Add(bad)
 	f.Add([]byte("name: s\nlab: {name: x}\nsteps: [{}, {wait: 1s, check: []}]\n"))
-	fsys := fstest.MapFS{"d/lab.yaml": {Data: []byte("name: x\n")}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sc, err := Parse("f.yaml", data, fsys, "d")
 		if err == nil && (sc.Topology == nil || sc.Name == "") {

@@ -1,8 +1,12 @@
-package scenarios
+// Package format is the scenario file: a lab (a built-in lab's name, a lab
+// file or the lab inline), ordered steps and final checks. It decodes
+// strictly and validates everything at once, with file:line:col and field
+// paths, before any lab is built. Package scenarios runs scenarios and
+// holds the built-in catalogue.
+package format
 
 import (
 	"bytes"
-	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,7 +15,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -40,9 +43,10 @@ type Scenario struct {
 	// Source names where the scenario came from (a path or builtin:NAME).
 	Source string `yaml:"-"`
 
-	fsys fs.FS // where relative files are read from
-	dir  string
-	doc  *yamlx.Doc
+	fsys    fs.FS // where relative files are read from
+	dir     string
+	builtin bool
+	doc     *yamlx.Doc
 }
 
 // Step is one step of a scenario; exactly one of its actions is set.
@@ -59,6 +63,10 @@ type Step struct {
 	// data is the content of Apply.File, Router.File (read at validation).
 	data []byte
 }
+
+// Data is what Apply.File or Router.File holds (read at validation), or
+// Apply.Manifests.
+func (s *Step) Data() []byte { return s.data }
 
 // ApplyStep applies Kubernetes/MetalLB manifests through the cluster API,
 // as onp apply -f would.
@@ -199,63 +207,6 @@ func (s *Step) Title() string {
 	return "empty step"
 }
 
-//go:embed builtin
-var builtinFS embed.FS
-
-// BuiltinInfo describes a built-in scenario.
-type BuiltinInfo struct {
-	Name        string `json:"name"`
-	Description string `json:"description"`
-}
-
-// Builtins lists the scenarios embedded in the binary.
-func Builtins() []BuiltinInfo {
-	ents, _ := fs.ReadDir(builtinFS, "builtin")
-	var out []BuiltinInfo
-	for _, e := range ents {
-		name, ok := strings.CutSuffix(e.Name(), ".yaml")
-		if !ok || e.IsDir() {
-			continue
-		}
-		info := BuiltinInfo{Name: name}
-		if s, err := Builtin(name); err == nil {
-			info.Description = strings.TrimSpace(s.Description)
-		}
-		out = append(out, info)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-// BuiltinSource returns the YAML text of a built-in scenario.
-func BuiltinSource(name string) ([]byte, error) {
-	data, err := builtinFS.ReadFile(path.Join("builtin", name+".yaml"))
-	if err != nil {
-		var names []string
-		ents, _ := fs.ReadDir(builtinFS, "builtin")
-		for _, e := range ents {
-			if n, ok := strings.CutSuffix(e.Name(), ".yaml"); ok {
-				names = append(names, n)
-			}
-		}
-		list := "there are none"
-		if len(names) > 0 {
-			list = "built-ins: " + strings.Join(names, ", ")
-		}
-		return nil, fmt.Errorf("no built-in scenario %q (%s)", name, list)
-	}
-	return data, nil
-}
-
-// Builtin loads a built-in scenario.
-func Builtin(name string) (*Scenario, error) {
-	data, err := BuiltinSource(name)
-	if err != nil {
-		return nil, err
-	}
-	return Parse("builtin:"+name, data, builtinFS, "builtin")
-}
-
 // Load reads a scenario file.
 func Load(file string) (*Scenario, error) {
 	data, err := os.ReadFile(file)
@@ -269,23 +220,11 @@ func Load(file string) (*Scenario, error) {
 	return Parse(file, data, os.DirFS("/"), strings.TrimPrefix(abs, "/"))
 }
 
-// Resolve loads arg as a scenario file when it names an existing file, and
-// as a built-in scenario otherwise.
-func Resolve(arg string) (*Scenario, error) {
-	if _, err := os.Stat(arg); err == nil {
-		return Load(arg)
-	}
-	if strings.ContainsAny(arg, "/.") {
-		return nil, fmt.Errorf("scenario file %s: no such file", arg)
-	}
-	return Builtin(arg)
-}
-
 // ReadFile reads a file the scenario refers to, relative to the scenario
 // file (or from the embedded files of a built-in).
 func (s *Scenario) ReadFile(name string) ([]byte, error) {
 	if filepath.IsAbs(name) {
-		if s.fsys != builtinFS {
+		if !s.builtin {
 			return os.ReadFile(name)
 		}
 		return nil, fmt.Errorf("%s: a built-in scenario can only use its own files", name)
@@ -305,7 +244,18 @@ const MaxScenarioName = 40
 // back at once, with file:line:col and field path. fsys and dir locate
 // the files the scenario refers to.
 func Parse(file string, data []byte, fsys fs.FS, dir string) (*Scenario, error) {
-	s := &Scenario{Source: file, fsys: fsys, dir: dir}
+	return parse(file, data, fsys, dir, false)
+}
+
+// ParseBuiltin parses a scenario embedded in the binary: its files come
+// from fsys only, and an inline lab must write its daemon configuration
+// inline.
+func ParseBuiltin(file string, data []byte, fsys fs.FS, dir string) (*Scenario, error) {
+	return parse(file, data, fsys, dir, true)
+}
+
+func parse(file string, data []byte, fsys fs.FS, dir string, builtin bool) (*Scenario, error) {
+	s := &Scenario{Source: file, fsys: fsys, dir: dir, builtin: builtin}
 	doc, derr := yamlx.Decode(file, data, s)
 	s.doc = doc
 	if derr != nil && len(doc.Pos) == 0 {
@@ -381,7 +331,7 @@ func (v *scenarioValidator) lab() {
 				return
 			}
 			name := ref
-			if v.s.fsys != builtinFS && !filepath.IsAbs(ref) {
+			if !v.s.builtin && !filepath.IsAbs(ref) {
 				name = filepath.Join(filepath.Dir(v.s.Source), ref)
 			}
 			t, err := topology.Parse(name, data)
@@ -416,7 +366,7 @@ func (v *scenarioValidator) lab() {
 			}
 			return
 		}
-		if v.s.fsys == builtinFS {
+		if v.s.builtin {
 			for i, nd := range t.Nodes {
 				for _, d := range []*topology.DaemonSpec{nd.FRR, nd.BIRD, nd.GoBGP} {
 					if d != nil && d.ConfigFile != "" {
@@ -817,12 +767,37 @@ func (v *scenarioValidator) delete(p string, d *DeleteStep) {
 	}
 }
 
-// UniqueLabName returns a fresh lab name for a run of the scenario: its
-// name, shortened, and a random suffix.
-func UniqueLabName(scenario string) string {
-	base := scenario
-	if len(base) > topology.MaxLabName-6 {
-		base = strings.TrimRight(base[:topology.MaxLabName-6], "-")
+// WrapConfigure adds configure, commit, save and exit around lines of bare
+// set/delete commands, so that typing them makes a whole session; blank
+// lines and comments are dropped.
+func WrapConfigure(lines []string) []string {
+	var out []string
+	hasConfigure := false
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		hasConfigure = hasConfigure || l == "configure"
+		out = append(out, l)
 	}
-	return base + "-" + randHex(5)
+	if hasConfigure || len(out) == 0 {
+		return out
+	}
+	return append(append([]string{"configure"}, out...), "commit", "save", "exit")
+}
+
+// ObjectRef names a cluster object.
+type ObjectRef struct {
+	APIVersion string `yaml:"apiVersion,omitempty" json:"apiVersion,omitempty"`
+	Kind       string `yaml:"kind" json:"kind"`
+	Namespace  string `yaml:"namespace,omitempty" json:"namespace,omitempty"`
+	Name       string `yaml:"name" json:"name"`
+}
+
+func (o ObjectRef) String() string {
+	if o.Namespace == "" {
+		return o.Kind + "/" + o.Name
+	}
+	return o.Kind + "/" + o.Namespace + "/" + o.Name
 }
