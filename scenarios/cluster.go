@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
-	"github.com/onp-lab/onp/cluster"
 	"github.com/onp-lab/onp/cluster/client"
 	"github.com/onp-lab/onp/cluster/kube"
+	"github.com/onp-lab/onp/lab/kinds"
 	"github.com/onp-lab/onp/metallb/api"
 )
 
@@ -44,9 +43,7 @@ func (e *LabEnv) Cluster(ctx context.Context, name string) (Cluster, error) {
 	return &clusterAPI{node: name, c: client.New(e.clusterSocket(name))}, nil
 }
 
-func (e *LabEnv) clusterSocket(node string) string {
-	return cluster.SocketPath(filepath.Join(e.Lab.Dir, "nodes", node))
-}
+func (e *LabEnv) clusterSocket(node string) string { return kinds.APISocket(e.Lab, node) }
 
 // clusterAPI is a node's cluster through its API socket.
 type clusterAPI struct {

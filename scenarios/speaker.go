@@ -4,24 +4,18 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"path/filepath"
 
-	"github.com/onp-lab/onp/lab"
+	"github.com/onp-lab/onp/lab/kinds"
 	"github.com/onp-lab/onp/metallb/speaker"
 )
 
-// SpeakerSocket is where the speaker of a cluster node serves its status
-// (speaker.Options.StatusSocket): in the node's runtime directory.
-func SpeakerSocket(labName, node string) string {
-	return filepath.Join(lab.NodeRunDir(labName, node), "speaker.sock")
-}
-
-// Speaker implements Env: the speaker's status endpoint on the node.
+// Speaker implements Env: the speaker's status endpoint on the node
+// (kinds.SpeakerSocket, where the sno kind starts it).
 func (e *LabEnv) Speaker(ctx context.Context, name string) (Speaker, error) {
 	if _, err := e.node(name); err != nil {
 		return nil, err
 	}
-	return &speakerStatus{node: name, socket: SpeakerSocket(e.Lab.Name, name)}, nil
+	return &speakerStatus{node: name, socket: kinds.SpeakerSocket(e.Lab.Name, name)}, nil
 }
 
 // speakerStatus reads GET /status from a speaker.
