@@ -35,6 +35,8 @@ lint:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./topology
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/yamlx
+	$(GO) test -run '^$$' -fuzz FuzzParseFile -fuzztime 30s ./scenarios/spec
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./scenarios/format
 
 # The reference lab, built and checked.
 lab: setup build

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/onp-lab/onp/lab"
 	"github.com/onp-lab/onp/scenarios"
 	"github.com/onp-lab/onp/scenarios/spec"
 	"github.com/onp-lab/onp/topology"
@@ -76,22 +77,8 @@ writes JUnit XML for CI systems.`,
 				}
 				checks = picked
 			}
-			env := scenarios.NewLabEnv(m, l)
-			env.Logger = a.logger()
-			defer env.Close()
-			text := a.output == "" || a.output == "table"
-			opts := scenarios.RunOptions{Logger: a.logger()}
-			var rep *scenarios.TextReporter
-			if text {
-				rep = &scenarios.TextReporter{W: a.stdout, Color: isTTY(a.stdout)}
-				opts.Observer = rep
-			}
-			suite := scenarios.RunChecks(cmd.Context(), env, l.Name, source, checks, opts)
-			report := scenarios.NewReport(suite)
-			if rep != nil {
-				rep.Summary(report)
-			}
-			if err := a.writeReport(report, text, junit); err != nil {
+			report, err := a.runChecks(cmd, m, l, checks, source, junit, false)
+			if err != nil {
 				return err
 			}
 			if report.ExitCode != 0 {
@@ -103,6 +90,28 @@ writes JUnit XML for CI systems.`,
 	c.Flags().StringVarP(&file, "file", "f", "", "run the checks of this file (checks: [...]) instead of the lab file's")
 	c.Flags().StringVar(&junit, "junit", "", "also write the report as JUnit XML to this file")
 	return c
+}
+
+// runChecks runs checks against a running lab and prints the report: text
+// as it goes, or JSON/YAML at the end (-o), nothing when quiet; JUnit XML
+// when junit is set.
+func (a *app) runChecks(cmd *cobra.Command, m *lab.Manager, l *lab.Lab, checks []spec.Check, source, junit string, quiet bool) (*scenarios.Report, error) {
+	env := scenarios.NewLabEnv(m, l)
+	env.Logger = a.logger()
+	defer env.Close()
+	text := a.output == "" || a.output == "table"
+	opts := scenarios.RunOptions{Logger: a.logger()}
+	var rep *scenarios.TextReporter
+	if text && !quiet {
+		rep = &scenarios.TextReporter{W: a.stdout, Color: isTTY(a.stdout)}
+		opts.Observer = rep
+	}
+	suite := scenarios.RunChecks(cmd.Context(), env, l.Name, source, checks, opts)
+	report := scenarios.NewReport(suite)
+	if rep != nil {
+		rep.Summary(report)
+	}
+	return report, a.writeReport(report, text || quiet, junit)
 }
 
 // writeReport prints the report (json/yaml) unless the output is text, and
