@@ -38,7 +38,7 @@ func objKey(o api.Object) string {
 // backoff bounds for list/watch retries.
 const (
 	minBackoff = 50 * time.Millisecond
-	maxBackoff = 5 * time.Second
+	maxBackoff = 2 * time.Second
 )
 
 // run lists and watches until ctx ends.

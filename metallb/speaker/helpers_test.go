@@ -73,7 +73,10 @@ type testLab struct {
 	node *testutil.Netns
 	lab  string
 	dir  string
+	full bool
 	c    *client.Client
+	// stopAgent stops the cluster agent (a no-op when it is stopped).
+	stopAgent func()
 }
 
 const (
@@ -89,13 +92,32 @@ func newTestLab(t testing.TB, full bool) *testLab {
 	node := requireNode(t)
 	testutil.RequireBinary(t, "/usr/lib/frr/bgpd", "frr")
 	testutil.RequireBinary(t, "vtysh", "frr")
-	l := &testLab{t: t, node: node, lab: testutil.RandName("t", 8), dir: shortDir(t, "onpspk")}
+	l := &testLab{t: t, node: node, lab: testutil.RandName("t", 8), dir: shortDir(t, "onpspk"), full: full}
+	l.startAgent()
+	l.c = client.New(cluster.SocketPath(l.dir))
+	t.Cleanup(func() {
+		l.stopAgent()
+		l.c.Close()
+		names, _ := nsx.List()
+		for _, n := range names {
+			if strings.HasPrefix(n, kubelet.PodNetnsPrefix(l.lab, "sno4")) {
+				nsx.Delete(n)
+			}
+		}
+	})
+	return l
+}
+
+// startAgent runs the cluster agent until stopAgent.
+func (l *testLab) startAgent() {
+	t := l.t
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
 	stopped := make(chan error, 1)
 	go func() {
 		stopped <- cluster.RunAgent(ctx, cluster.AgentOptions{
-			Lab: l.lab, Node: "sno4", Dir: l.dir, APIOnly: !full,
+			Lab: l.lab, Node: "sno4", Dir: l.dir, APIOnly: !l.full,
 			NodeAddresses: []netip.Addr{netip.MustParseAddr(nodeIP)},
 			Ready:         func() { close(ready) }, Logger: testLogger(t, slog.LevelInfo).With("component", "agent"),
 		})
@@ -109,21 +131,13 @@ func newTestLab(t testing.TB, full bool) *testLab {
 		cancel()
 		t.Fatal("cluster agent not ready after 20s")
 	}
-	l.c = client.New(cluster.SocketPath(l.dir))
-	t.Cleanup(func() {
+	l.stopAgent = func() {
 		cancel()
 		if err := <-stopped; err != nil {
 			t.Errorf("cluster agent: %v", err)
 		}
-		l.c.Close()
-		names, _ := nsx.List()
-		for _, n := range names {
-			if strings.HasPrefix(n, kubelet.PodNetnsPrefix(l.lab, "sno4")) {
-				nsx.Delete(n)
-			}
-		}
-	})
-	return l
+		l.stopAgent = func() {}
+	}
 }
 
 // apply applies YAML through the cluster API, as `onp apply -f` does.

@@ -164,6 +164,9 @@ const (
 	ReasonUnsupported = "unsupported"
 	// ReasonInvalidParameters: the session layer refused the parameters.
 	ReasonInvalidParameters = "invalidParameters"
+	// ReasonSessionFailed: the session layer could not create the session
+	// (Message has its error); the speaker retries with backoff.
+	ReasonSessionFailed = "sessionFailed"
 )
 
 // PeerStatus is one BGPPeer and whether this node runs a session for it.

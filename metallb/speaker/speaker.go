@@ -96,6 +96,9 @@ type speaker struct {
 	svcMemo     map[string]svcMemo     // by service key
 	lastWait    string
 	once        map[string]string
+	// slices caches slicesByService for one EndpointSlice informer version.
+	slicesVer uint64
+	slices    map[string][]api.EndpointSlice
 
 	mu       sync.Mutex // guards the fields below
 	view     view
@@ -375,7 +378,19 @@ func (s *speaker) reconcile(ctx context.Context) error {
 			nodeName: s.opts.NodeName, node: node, cfg: s.cfg, services: services,
 			slices: s.slicesByService(), lbClass: lbClass, ignoreExcludeLB: s.opts.IgnoreExcludeLB,
 		})
-		errs = append(errs, s.applySessions(p.sessions, p.peers, ""))
+		err := s.applySessions(p.sessions, p.peers, "")
+		errs = append(errs, err)
+		// A session the manager refused is not running: say why.
+		for i := range p.peers {
+			ps := &p.peers[i]
+			if _, ok := s.mgr.Session(ps.Name); ps.Session && !ok {
+				ps.Session, ps.Reason = false, ReasonSessionFailed
+				ps.Message = "the session could not be created"
+				if err != nil {
+					ps.Message += ": " + err.Error()
+				}
+			}
+		}
 	}
 	svcStatus := s.serviceTransitions(ctx, now, p.services, services)
 
@@ -497,8 +512,13 @@ func poolStatus(cfg *config.Config) []PoolStatus {
 // slicesByService groups the EndpointSlices by the service they belong to
 // (label kubernetes.io/service-name).
 func (s *speaker) slicesByService() map[string][]api.EndpointSlice {
+	objs, ver, _ := s.infs[infEndpointSlice].snapshot()
+	if s.slices != nil && ver == s.slicesVer {
+		return s.slices
+	}
 	out := map[string][]api.EndpointSlice{}
-	for _, es := range typed[api.EndpointSlice](s.objects(infEndpointSlice)) {
+	defer func() { s.slices, s.slicesVer = out, ver }()
+	for _, es := range typed[api.EndpointSlice](objs) {
 		name := es.Labels[api.LabelServiceName]
 		if name == "" {
 			continue

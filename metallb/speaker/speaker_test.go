@@ -371,6 +371,46 @@ func TestSpeakerRestart(t *testing.T) {
 // The agent goes away and comes back: the session and its routes stay,
 // the status says the API is unreachable, and changes made after the
 // agent is back are applied.
+func TestSpeakerAgentRestart(t *testing.T) {
+	l := newTestLab(t, false)
+	r := l.seedRouter()
+	sp := l.startSpeaker(l.speakerOptions())
+	l.apply(metallbNamespace + metallbResource + seedFile(t, "02-metallb-bgp.yaml"))
+	l.apply(appsNamespace + serviceYAML("apps", "a", "", "", "sno4", true))
+	sp.waitStatus(all(sessionState("onp-bgp-peer", "Established"), serviceDecided("apps", "a", true, "")))
+	r.waitRoute("10.0.0.10/32")
+	before := r.waitNeighbor("Established")
+
+	l.stopAgent()
+	rep := sp.waitStatus(func(r *StatusReport) error {
+		if r.Cluster.Connected || r.Cluster.LastError == "" {
+			return fmt.Errorf("cluster %+v", r.Cluster)
+		}
+		return nil
+	})
+	if s := rep.Session("onp-bgp-peer"); s == nil || s.State != "Established" || !rep.Service("apps", "a").Announced {
+		t.Errorf("without the agent: session %+v", s)
+	}
+	if ps, _ := r.paths("10.0.0.10/32"); len(ps) != 1 {
+		t.Errorf("the route went with the agent")
+	}
+
+	l.startAgent()
+	l.apply(serviceYAML("apps", "b", "", "", "sno4", true))
+	sp.waitStatus(all(serviceDecided("apps", "b", true, ""), func(r *StatusReport) error {
+		if !r.Cluster.Connected {
+			return fmt.Errorf("cluster %+v", r.Cluster)
+		}
+		return nil
+	}))
+	r.waitRoute("10.0.0.11/32")
+	if n, _ := r.neighbor(netip.MustParseAddr(nodeIP)); n.ConnectionsDropped != before.ConnectionsDropped {
+		t.Errorf("the session dropped while the agent restarted")
+	}
+}
+
+// Before the agent answers, the status says so; a second speaker cannot
+// take the status socket; invalid options are refused with what to set.
 func TestSpeakerStatusWithoutAgent(t *testing.T) {
 	requireNode(t)
 	dir := shortDir(t, "onpspk")
