@@ -455,3 +455,53 @@ func TestSpeakerStatusWithoutAgent(t *testing.T) {
 		t.Errorf("invalid options: %v", err)
 	}
 }
+
+// TCP MD5 with the password in a Secret (kubernetes.io/basic-auth, key
+// password), the Secret created after the BGPPeer: until it exists the
+// configuration is transiently invalid and, with no valid one before it,
+// the speaker holds no session and says why.
+func TestSpeakerPasswordSecret(t *testing.T) {
+	l := newTestLab(t, false)
+	r := l.addRouter("eth0", nodeIP+"/24", routerIP+"/24", fmt.Sprintf(`hostname vyos
+router bgp 64512
+ bgp router-id %s
+ neighbor %s remote-as 64512
+ neighbor %s password ibgp-test
+ address-family ipv4 unicast
+  neighbor %s activate
+ exit-address-family
+`, routerIP, nodeIP, nodeIP, nodeIP))
+	sp := l.startSpeaker(l.speakerOptions())
+	l.apply(metallbNamespace + metallbResource + `apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {namespace: metallb-system, name: onp-bgp-peer}
+spec:
+  peerAddress: 192.168.126.3
+  peerASN: 64512
+  myASN: 64512
+  passwordSecret: {name: bgp-password, namespace: metallb-system}
+`)
+	rep := sp.waitStatus(func(r *StatusReport) error {
+		if r.State != StateWaiting || r.Config.State != ConfigInvalid || !r.Config.Transient || r.Config.Stale {
+			return fmt.Errorf("speaker %s (%s), config %+v", r.State, r.Message, r.Config)
+		}
+		return nil
+	})
+	if !strings.Contains(rep.Message, "no valid MetalLB configuration in metallb-system") || !strings.Contains(rep.Message, "bgp-password") || len(rep.Sessions) != 0 {
+		t.Errorf("message %q, sessions %d", rep.Message, len(rep.Sessions))
+	}
+	l.apply(`apiVersion: v1
+kind: Secret
+metadata: {namespace: metallb-system, name: bgp-password}
+type: kubernetes.io/basic-auth
+stringData: {password: ibgp-test}
+`)
+	rep = sp.waitStatus(sessionState("onp-bgp-peer", "Established"))
+	if s := rep.Session("onp-bgp-peer"); !s.Password || s.PasswordSecret != "bgp-password" {
+		t.Errorf("session %+v", s)
+	}
+	if rep.Config.State != ConfigValid || rep.State != StateRunning {
+		t.Errorf("speaker %s, config %+v", rep.State, rep.Config)
+	}
+	r.waitNeighbor("Established")
+}
