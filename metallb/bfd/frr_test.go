@@ -74,11 +74,20 @@ func startFRRBFD(t *testing.T, ns *testutil.Netns, bfddConf string) *frrBFD {
 		if d == "bfdd" {
 			args = append(args, "--bfdctl", filepath.Join(f.run, "bfdd.sock"))
 		}
-		var out strings.Builder
+		// The daemon forks and keeps the launcher's stdout and stderr: give
+		// it a file, not a pipe, or Run would wait for the pipe to close.
+		outPath := filepath.Join(dir, d+".out")
+		out, err := os.Create(outPath)
+		if err != nil {
+			t.Fatal(err)
+		}
 		cmd := ns.Command("/usr/lib/frr/"+d, args...)
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("start %s: %v\n%s", d, err, out.String())
+		cmd.Stdout, cmd.Stderr = out, out
+		err = cmd.Run()
+		out.Close()
+		if err != nil {
+			b, _ := os.ReadFile(outPath)
+			t.Fatalf("start %s: %v\n%s", d, err, b)
 		}
 		var pid int
 		testutil.Eventually(t, 5*time.Second, 20*time.Millisecond, func() error {

@@ -210,11 +210,20 @@ func startFRR(t testing.TB, ns *testutil.Netns, bgpdConf, bfddConf string) *frrR
 		if d == "bfdd" {
 			args = append(args, "--bfdctl", filepath.Join(f.run, "bfdd.sock"))
 		}
-		var out strings.Builder
+		// The daemon forks and keeps the launcher's stdout and stderr: give
+		// it a file, not a pipe, or Run would wait for the pipe to close.
+		outPath := filepath.Join(dir, d+".out")
+		out, err := os.Create(outPath)
+		if err != nil {
+			t.Fatal(err)
+		}
 		cmd := ns.Command("/usr/lib/frr/"+d, args...)
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("start %s: %v\n%s", d, err, out.String())
+		cmd.Stdout, cmd.Stderr = out, out
+		err = cmd.Run()
+		out.Close()
+		if err != nil {
+			b, _ := os.ReadFile(outPath)
+			t.Fatalf("start %s: %v\n%s", d, err, b)
 		}
 		pids = append([]int{readPidFile(t, filepath.Join(f.run, d+".pid"))}, pids...)
 	}
