@@ -311,7 +311,7 @@ func (m *Manager) exists(ctx context.Context, name string) (bool, string) {
 	}
 	labs, _ := m.Provider.Labs(ctx)
 	if slices.Contains(labs, name) {
-		return true, "network objects of it are left from an interrupted run"
+		return true, fmt.Sprintf("its namespaces exist but %s has no state for it: it was interrupted, or it belongs to another state directory (ONP_HOME); lab names are unique per machine", m.Paths.LabsDir())
 	}
 	return false, ""
 }

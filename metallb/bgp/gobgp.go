@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"sync"
 	"time"
 
@@ -277,10 +278,12 @@ func (b *gobgpBackend) snapshot(ctx context.Context) (backendState, error) {
 			out.negotiatedHoldTime = time.Duration(t.State.NegotiatedHoldTime) * time.Second
 			out.keepaliveInterval = time.Duration(t.State.KeepaliveInterval) * time.Second
 		}
-		if tr := p.Transport; tr != nil && tr.LocalAddress != "" && tr.LocalPort != 0 {
-			out.localAddress = fmt.Sprintf("%s:%d", tr.LocalAddress, tr.LocalPort)
-			if b.cfg.params.PeerAddress.Is6() {
-				out.localAddress = fmt.Sprintf("[%s]:%d", tr.LocalAddress, tr.LocalPort)
+		// gobgp v3 reports the configured local port (0 for a dialling
+		// session), so the port is only shown when it knows one.
+		if tr := p.Transport; tr != nil && tr.LocalAddress != "" && tr.LocalAddress != "<nil>" {
+			out.localAddress = tr.LocalAddress
+			if tr.LocalPort != 0 {
+				out.localAddress = net.JoinHostPort(tr.LocalAddress, fmt.Sprint(tr.LocalPort))
 			}
 		}
 		for _, af := range p.AfiSafis {
