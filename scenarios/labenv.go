@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/onp-lab/onp/internal/frr"
 	"log/slog"
 	"os/exec"
 	"strings"
@@ -171,7 +172,7 @@ type vtyRouter struct {
 }
 
 func (r *vtyRouter) ShowJSON(ctx context.Context, command string, v any) error {
-	cmd := exec.CommandContext(ctx, r.vtysh, "--vty_socket", r.dir, "-c", command)
+	cmd := exec.CommandContext(ctx, r.vtysh, append(frr.VtyshArgs(r.dir), "-c", command)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "VTYSH_PAGER=cat", "HOME=/"}

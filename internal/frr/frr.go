@@ -160,6 +160,13 @@ func Start(ctx context.Context, opts Options) (*Instance, error) {
 	if err := clearStale(dir, daemons); err != nil {
 		return nil, err
 	}
+	// vtysh reads its vtysh.conf from the instance directory (see
+	// VtyshArgs); an empty one means no integrated configuration, so
+	// "write memory" lands in the daemons' own files here.
+	if err := os.WriteFile(filepath.Join(dir, "vtysh.conf"), nil, 0o644); err != nil {
+		return nil, fmt.Errorf("frr: create vtysh.conf: %w", err)
+	}
+
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -271,7 +278,10 @@ func (in *Instance) daemonArgs(d string) []string {
 	args := []string{
 		"-P", "0",
 		"-u", "root", "-g", in.group,
-		"-f", "/dev/null",
+		// An empty config file of the daemon's own: never /dev/null, because
+		// "write memory" (vtysh, frr-reload.py) makes a daemon rename its
+		// config file to .sav and write a new one in its place.
+		"-f", filepath.Join(dir, d+".conf"),
 		"--vty_socket", dir,
 		"-z", filepath.Join(dir, "zserv.api"),
 		"-i", filepath.Join(dir, d+".pid"),
@@ -314,6 +324,13 @@ func (in *Instance) startDaemon(d string) error {
 		return fmt.Errorf("frr: open %s: %w", outPath, err)
 	}
 	bin := filepath.Join(in.opts.BinDir, d)
+	// Every start begins from an empty configuration: the instance is
+	// configured through vtysh (Apply), not from files a "write memory"
+	// may have left.
+	if err := os.WriteFile(filepath.Join(in.opts.Dir, d+".conf"), nil, 0o600); err != nil {
+		out.Close()
+		return fmt.Errorf("frr: create %s.conf: %w", d, err)
+	}
 	cmd := exec.Command(bin, in.daemonArgs(d)...)
 	cmd.Dir = in.opts.Dir
 	cmd.Stdout, cmd.Stderr = out, out

@@ -507,3 +507,43 @@ func TestStateJSON(t *testing.T) {
 		t.Errorf("bfd peers: %+v", peers)
 	}
 }
+
+// "write memory" makes each daemon rename its config file to .sav and write
+// a new one: that must happen in the instance's directory, never to a file
+// shared with the host (FRR given -f /dev/null replaced the host's /dev/null
+// with a regular file).
+func TestWriteMemoryStaysInTheInstance(t *testing.T) {
+	in, _ := startTestInstance(t, Options{})
+	before, err := os.Stat("/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcBefore, _ := os.ReadFile("/etc/frr/frr.conf")
+	if _, err := in.Apply(context.Background(), "router bgp 64999\n bgp router-id 10.9.9.9\nexit\n"); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := in.Vtysh(context.Background(), "write memory")
+	after, err := os.Stat("/dev/null")
+	if err != nil || after.Mode()&os.ModeCharDevice == 0 || !os.SameFile(before, after) {
+		t.Fatalf("/dev/null changed by write memory (%v): %v %v", out, after.Mode(), err)
+	}
+	if etcAfter, _ := os.ReadFile("/etc/frr/frr.conf"); string(etcAfter) != string(etcBefore) {
+		t.Fatalf("write memory changed the host's /etc/frr/frr.conf (vtysh said %s)", out)
+	}
+	b, err := os.ReadFile(filepath.Join(in.Dir(), "bgpd.conf"))
+	if err != nil || !strings.Contains(string(b), "router bgp 64999") {
+		t.Fatalf("bgpd.conf in the instance directory: %q %v (vtysh said %s)", b, err, out)
+	}
+	// A restarted daemon starts empty again and is configured through Apply.
+	if err := in.Kill(Bgpd); err != nil {
+		t.Fatal(err)
+	}
+	in.Wait(context.Background(), Bgpd)
+	if err := in.Restart(context.Background(), Bgpd); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := in.RunningConfig(context.Background())
+	if strings.Contains(cfg, "64999") {
+		t.Fatalf("a restarted bgpd loaded the saved configuration:\n%s", cfg)
+	}
+}

@@ -38,7 +38,7 @@ func (e *VtyshError) Unwrap() error { return e.Err }
 // ("configure terminal", "router bgp 1", ...) and stops at the first
 // command that fails; a failure is a *VtyshError carrying vtysh's text.
 func (in *Instance) Vtysh(ctx context.Context, cmds ...string) (string, error) {
-	args := []string{"--vty_socket", in.opts.Dir}
+	args := in.VtyshArgs()
 	for _, c := range cmds {
 		args = append(args, "-c", c)
 	}
@@ -56,6 +56,20 @@ func (in *Instance) Vtysh(ctx context.Context, cmds ...string) (string, error) {
 		}
 	}
 	return stdout.String(), nil
+}
+
+// VtyshArgs are the vtysh options that reach this instance: its sockets,
+// and its directory as vtysh's configuration directory, so that vtysh reads
+// the instance's (empty) vtysh.conf and a "write memory" writes into the
+// instance's directory instead of /etc/frr.
+func (in *Instance) VtyshArgs() []string {
+	return VtyshArgs(in.opts.Dir)
+}
+
+// VtyshArgs are the vtysh options for the instance whose runtime directory
+// is dir.
+func VtyshArgs(dir string) []string {
+	return []string{"--vty_socket", dir, "--config_dir", dir}
 }
 
 // filterNoise drops vtysh's harmless complaint about a missing vtysh.conf.

@@ -373,7 +373,7 @@ func (rt *runtime) vtysh(ctx context.Context, cmds []string, stdout, stderr io.W
 		fmt.Fprintf(stderr, "Exiting: failed to connect to any daemons.\n")
 		return 1
 	}
-	args := []string{"--vty_socket", rt.frr.Dir()}
+	args := rt.frr.VtyshArgs()
 	for _, c := range cmds {
 		args = append(args, "-c", c)
 	}
