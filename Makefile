@@ -25,8 +25,12 @@ test-short:
 	$(GO) test -short -count=1 $(PKG)
 
 # Speed and memory targets: medians against peers measured in the same run.
+# onp-bench drives the onp binary (labs, routers, workshops); the Go
+# benchmarks measure the speaker, the cluster and the router engine inside.
 bench: setup build
 	$(GO) run ./cmd/onp-bench -onp $(BIN)
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./metallb/speaker ./cluster ./vyos ./internal/frr ./scenarios ./trace
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./metallb/bgp
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
