@@ -133,6 +133,33 @@ type Faults interface {
 	Block(ctx context.Context, node, protocol string, port uint16, block bool) error
 }
 
+// Rejecter is implemented by Faults that can refuse a port (reject
+// faults): connections to a TCP port get a reset, UDP packets an ICMP port
+// unreachable, in the node's input path.
+type Rejecter interface {
+	Reject(ctx context.Context, node, protocol string, port uint16) error
+}
+
+// RouteFaults is implemented by Faults that change a node's kernel routes
+// (route-delete and route-add faults): add true adds the route to to via
+// via; otherwise the route to to (through via, when valid) is deleted.
+type RouteFaults interface {
+	Route(ctx context.Context, node string, to netip.Prefix, via netip.Addr, add bool) error
+}
+
+// ExecResult is how a command run in a node ended, with its output
+// (standard output and error together).
+type ExecResult struct {
+	ExitCode int
+	Output   string
+}
+
+// Execer is implemented by Envs whose nodes run commands (exec steps), as
+// onp exec does.
+type Execer interface {
+	Exec(ctx context.Context, node string, argv []string, stdin string) (ExecResult, error)
+}
+
 // UnavailableError says that a check or step cannot run because this build
 // or this lab lacks what it needs. It is never retried.
 type UnavailableError struct {

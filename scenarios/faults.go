@@ -174,7 +174,7 @@ func BlockPort(nsPath, proto string, port uint16, block bool) error {
 	comment := blockComment(proto, port)
 	table := &nftables.Table{Family: nftables.TableFamilyINet, Name: FaultTable}
 	if !block {
-		return unblock(c, table, comment)
+		return unblock(c, table, comment, rejectComment(proto, port))
 	}
 	c.AddTable(table)
 	accept := nftables.ChainPolicyAccept
@@ -223,9 +223,9 @@ func ruleComment(r *nftables.Rule) string {
 	return strings.TrimRight(s, "\x00")
 }
 
-// unblock removes the rules with the given comment, and the table when it
+// unblock removes the rules with the given comments, and the table when it
 // is left empty.
-func unblock(c *nftables.Conn, table *nftables.Table, comment string) error {
+func unblock(c *nftables.Conn, table *nftables.Table, comments ...string) error {
 	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
 		return fmt.Errorf("nftables: list chains: %w", err)
@@ -241,7 +241,7 @@ func unblock(c *nftables.Conn, table *nftables.Table, comment string) error {
 			return fmt.Errorf("nftables: list rules: %w", err)
 		}
 		for _, r := range rules {
-			if ruleComment(r) == comment {
+			if slices.Contains(comments, ruleComment(r)) {
 				found = true
 				if err := c.DelRule(r); err != nil {
 					return fmt.Errorf("nftables: delete rule: %w", err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -184,8 +185,61 @@ func runStep(ctx context.Context, sc *Scenario, i int, st *Step, env Env, runner
 		return finish(fmt.Sprintf("pushed %d commands, committed and saved", len(cmds)), err)
 	case st.Fault != nil:
 		return finish("", runFault(ctx, sc, st.Fault, env))
+	case st.Exec != nil:
+		ex, ok := env.(Execer)
+		if !ok {
+			return finish("", Unavailable("exec", "the nodes of this lab cannot run commands"))
+		}
+		res, err := ex.Exec(ctx, st.Exec.Node, st.Exec.Command, st.Exec.Stdin)
+		if err != nil {
+			return finish("", err)
+		}
+		out := strings.TrimSpace(res.Output)
+		if res.ExitCode != 0 {
+			return finish("", Permanent(fmt.Errorf("%s on %s exited with status %d: %s", st.Exec.Command[0], st.Exec.Node, res.ExitCode, lastLines(out, 8))))
+		}
+		if out == "" {
+			out = "exit status 0"
+		}
+		return finish(lastLines(out, 4), nil)
 	}
 	return finish("", errors.New("empty step"))
+}
+
+// RunSteps carries out steps in a running lab, in order, as a scenario's
+// steps run: a check step runs its checks, the other steps act on the lab.
+// It stops at the first step other than a check step that cannot be
+// carried out, and reports the steps after it as skipped. sc holds the
+// files the steps came from (format.Parts.Scenario for documents that are
+// not scenarios); its own steps and checks are not run.
+func RunSteps(ctx context.Context, sc *Scenario, steps []Step, env Env, o RunOptions) []StepResult {
+	obs := o.Observer
+	if obs == nil {
+		obs = NopObserver{}
+	}
+	runner := &Runner{Env: env, Observer: obs, Logger: o.Logger, Interval: o.Interval, AttemptTimeout: o.AttemptTimeout}
+	var out []StepResult
+	for i := range steps {
+		st := &steps[i]
+		if ctx.Err() != nil {
+			for j := i; j < len(steps); j++ {
+				out = append(out, StepResult{Index: j, Kind: steps[j].Kind(), Title: steps[j].Title(), Status: Skipped, Message: "skipped: interrupted"})
+			}
+			break
+		}
+		obs.StepStarted(i, st.Kind(), st.Title())
+		r := runStep(ctx, sc, i, st, env, runner)
+		obs.StepDone(&r)
+		out = append(out, r)
+		if r.Kind != "check" && r.Status == Error {
+			for j := i + 1; j < len(steps); j++ {
+				out = append(out, StepResult{Index: j, Kind: steps[j].Kind(), Title: steps[j].Title(), Status: Skipped,
+					Message: fmt.Sprintf("skipped: step %d (%s) could not be carried out", i+1, st.Title())})
+			}
+			break
+		}
+	}
+	return out
 }
 
 func runFault(ctx context.Context, sc *Scenario, f *FaultStep, env Env) error {
@@ -201,6 +255,28 @@ func runFault(ctx context.Context, sc *Scenario, f *FaultStep, env Env) error {
 		return fl.Service(ctx, f.Node, f.Service, f.Action)
 	case format.FaultBlock, format.FaultUnblock:
 		return fl.Block(ctx, f.Node, f.Protocol, f.Port, f.Action == format.FaultBlock)
+	case format.FaultReject:
+		r, ok := fl.(Rejecter)
+		if !ok {
+			return Unavailable("fault", "this lab cannot reject ports")
+		}
+		return r.Reject(ctx, f.Node, f.Protocol, f.Port)
+	case format.FaultRouteDelete, format.FaultRouteAdd:
+		r, ok := fl.(RouteFaults)
+		if !ok {
+			return Unavailable("fault", "this lab cannot change kernel routes")
+		}
+		to, err := format.RouteDestination(f.To)
+		if err != nil {
+			return Permanent(err)
+		}
+		var via netip.Addr
+		if f.Via != "" {
+			if via, err = netip.ParseAddr(f.Via); err != nil {
+				return Permanent(fmt.Errorf("via %q is not an address", f.Via))
+			}
+		}
+		return r.Route(ctx, f.Node, to, via, f.Action == format.FaultRouteAdd)
 	case format.FaultRestartRouter:
 		n := env.Context().Node(f.Node)
 		if n == nil {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
@@ -59,6 +60,7 @@ type Step struct {
 	Check  []spec.Check   `yaml:"check,omitempty"`
 	Fault  *FaultStep     `yaml:"fault,omitempty"`
 	Delete *DeleteStep    `yaml:"delete,omitempty"`
+	Exec   *ExecStep      `yaml:"exec,omitempty"`
 
 	// data is the content of Apply.File, Router.File (read at validation).
 	data []byte
@@ -103,12 +105,15 @@ const (
 	FaultKill          = "kill"
 	FaultRestart       = "restart"
 	FaultBlock         = "block"
+	FaultReject        = "reject"
 	FaultUnblock       = "unblock"
 	FaultRestartRouter = "restart-router"
+	FaultRouteDelete   = "route-delete"
+	FaultRouteAdd      = "route-add"
 )
 
 // FaultActions lists the fault actions.
-var FaultActions = []string{FaultLinkDown, FaultLinkUp, FaultStop, FaultStart, FaultKill, FaultRestart, FaultBlock, FaultUnblock, FaultRestartRouter}
+var FaultActions = []string{FaultLinkDown, FaultLinkUp, FaultStop, FaultStart, FaultKill, FaultRestart, FaultBlock, FaultReject, FaultUnblock, FaultRestartRouter, FaultRouteDelete, FaultRouteAdd}
 
 // FaultStep breaks or repairs something in the running lab.
 type FaultStep struct {
@@ -124,9 +129,27 @@ type FaultStep struct {
 	// speaker or cluster (sno), router (vyos), frr, bird, gobgpd, or a host
 	// service's name.
 	Service string `yaml:"service,omitempty"`
-	// Protocol (tcp or udp) and Port are what block/unblock drop.
+	// Protocol (tcp or udp) and Port are what block drops, reject refuses
+	// (a TCP reset or an ICMP port unreachable for packets to the port),
+	// and unblock lets through again.
 	Protocol string `yaml:"protocol,omitempty"`
 	Port     uint16 `yaml:"port,omitempty"`
+	// To is the destination of a kernel route in the node's main table
+	// (route-delete, route-add): a prefix or "default". Via is its next
+	// hop (required for route-add; for route-delete it picks the route).
+	To  string `yaml:"to,omitempty"`
+	Via string `yaml:"via,omitempty"`
+}
+
+// ExecStep runs a command inside a node, as onp exec does (in the node's
+// network namespace, with the host's file system): what a person types at
+// a node's shell, e.g. nft or ip. A non-zero exit status fails the step.
+type ExecStep struct {
+	Node string `yaml:"node"`
+	// Command is the program and its arguments (no shell).
+	Command []string `yaml:"command"`
+	// Stdin is written to the command's standard input.
+	Stdin string `yaml:"stdin,omitempty"`
 }
 
 // DeleteStep deletes cluster objects.
@@ -151,6 +174,8 @@ func (s *Step) Kind() string {
 		return "fault"
 	case s.Delete != nil:
 		return "delete"
+	case s.Exec != nil:
+		return "exec"
 	}
 	return ""
 }
@@ -191,10 +216,16 @@ func (s *Step) Title() string {
 				return fmt.Sprintf("fault: %s bridge port %s", f.Action, f.BridgePort)
 			}
 			return fmt.Sprintf("fault: %s %s on %s", f.Action, f.Interface, f.Node)
-		case FaultBlock, FaultUnblock:
+		case FaultBlock, FaultReject, FaultUnblock:
 			return fmt.Sprintf("fault: %s %s/%d on %s", f.Action, f.Protocol, f.Port, f.Node)
 		case FaultRestartRouter:
 			return "fault: restart router " + f.Node
+		case FaultRouteDelete, FaultRouteAdd:
+			t := fmt.Sprintf("fault: %s %s", f.Action, f.To)
+			if f.Via != "" {
+				t += " via " + f.Via
+			}
+			return t + " on " + f.Node
 		}
 		return fmt.Sprintf("fault: %s %s on %s", f.Action, f.Service, f.Node)
 	case s.Delete != nil:
@@ -203,6 +234,8 @@ func (s *Step) Title() string {
 			os = append(os, o.String())
 		}
 		return "delete " + strings.Join(os, ", ")
+	case s.Exec != nil:
+		return fmt.Sprintf("exec on %s: %s", s.Exec.Node, strings.Join(s.Exec.Command, " "))
 	}
 	return "empty step"
 }
@@ -291,14 +324,7 @@ func (v *scenarioValidator) written(p string) bool {
 
 func (v *scenarioValidator) run() {
 	s := v.s
-	switch {
-	case s.Name == "":
-		v.errorf("name", "a scenario needs a name (lower-case letters, digits and '-')")
-	case len(s.Name) > MaxScenarioName:
-		v.errorf("name", "scenario name %q is longer than %d characters", s.Name, MaxScenarioName)
-	case !scenarioNameRE.MatchString(s.Name):
-		v.errorf("name", "scenario name %q must be lower-case letters, digits and '-', starting and ending with a letter or digit", s.Name)
-	}
+	v.name("name", "scenario", s.Name)
 	v.lab()
 	if v.s.Topology != nil {
 		v.top = v.s.Topology
@@ -310,9 +336,21 @@ func (v *scenarioValidator) run() {
 		v.errorf("", "a scenario needs steps or checks (or both)")
 	}
 	for i := range s.Steps {
-		v.step(i, &s.Steps[i])
+		v.step(fmt.Sprintf("steps[%d]", i), &s.Steps[i])
 	}
 	v.errs = append(v.errs, spec.Validate(v.doc, "checks", s.Checks, v.ctx)...)
+}
+
+// name checks the name of a scenario (or of what else is named like one).
+func (v *scenarioValidator) name(p, what, name string) {
+	switch {
+	case name == "":
+		v.errorf(p, "a %s needs a name (lower-case letters, digits and '-')", what)
+	case len(name) > MaxScenarioName:
+		v.errorf(p, "%s name %q is longer than %d characters", what, name, MaxScenarioName)
+	case !scenarioNameRE.MatchString(name):
+		v.errorf(p, "%s name %q must be lower-case letters, digits and '-', starting and ending with a letter or digit", what, name)
+	}
 }
 
 // lab resolves the lab: a built-in's name, a file, or inline.
@@ -351,7 +389,7 @@ func (v *scenarioValidator) lab() {
 		}
 		v.s.Topology = t
 	case yaml.MappingNode:
-		text := v.inlineText(n)
+		text := v.inlineText(n, "lab")
 		t, err := topology.Parse(v.doc.File, text)
 		if err != nil {
 			v.top = partialLab(v.doc.File, nil, n)
@@ -427,14 +465,14 @@ func foreignErrors(err error, file string) yamlx.ErrorList {
 // parser sees it at its original lines and columns: lines before it are
 // blanked, the text before its first column on its first line is replaced
 // by spaces, and it ends before the scenario's next top-level key.
-func (v *scenarioValidator) inlineText(n *yaml.Node) []byte {
+func (v *scenarioValidator) inlineText(n *yaml.Node, key string) []byte {
 	lines := strings.SplitAfter(string(v.data), "\n")
 	end := len(lines)
 	var root yaml.Node
 	if yaml.Unmarshal(v.data, &root) == nil && len(root.Content) == 1 {
 		m := root.Content[0]
 		for i := 0; i+1 < len(m.Content); i += 2 {
-			if m.Content[i].Value == "lab" && i+2 < len(m.Content) {
+			if m.Content[i].Value == key && i+2 < len(m.Content) {
 				end = m.Content[i+2].Line - 1
 			}
 		}
@@ -456,17 +494,16 @@ func (v *scenarioValidator) inlineText(n *yaml.Node) []byte {
 	return b.Bytes()
 }
 
-func (v *scenarioValidator) step(i int, st *Step) {
-	p := fmt.Sprintf("steps[%d]", i)
+func (v *scenarioValidator) step(p string, st *Step) {
 	var set []string
-	for _, k := range []string{"apply", "router", "wait", "check", "fault", "delete"} {
+	for _, k := range []string{"apply", "router", "wait", "check", "fault", "delete", "exec"} {
 		if v.written(p + "." + k) {
 			set = append(set, k)
 		}
 	}
 	switch len(set) {
 	case 0:
-		v.errorf(p, "a step needs one of apply, router, wait, check, fault or delete")
+		v.errorf(p, "a step needs one of apply, router, wait, check, fault, delete or exec")
 		return
 	case 1:
 	default:
@@ -494,6 +531,19 @@ func (v *scenarioValidator) step(i int, st *Step) {
 		v.fault(p+".fault", st.Fault)
 	case "delete":
 		v.delete(p+".delete", st.Delete)
+	case "exec":
+		v.exec(p+".exec", st.Exec)
+	}
+}
+
+func (v *scenarioValidator) exec(p string, e *ExecStep) {
+	if e == nil {
+		v.errorf(p, "exec needs node and command")
+		return
+	}
+	v.node(p+".node", e.Node)
+	if len(e.Command) == 0 || strings.TrimSpace(e.Command[0]) == "" {
+		v.errorf(p+".command", "give the command as a list: the program and its arguments, e.g. [nft, list, ruleset]")
 	}
 }
 
@@ -659,8 +709,9 @@ func (v *scenarioValidator) fault(p string, f *FaultStep) {
 	allowed := map[string][]string{
 		FaultLinkDown: {"node", "interface", "bridgePort"}, FaultLinkUp: {"node", "interface", "bridgePort"},
 		FaultStop: {"node", "service"}, FaultStart: {"node", "service"}, FaultKill: {"node", "service"}, FaultRestart: {"node", "service"},
-		FaultBlock: {"node", "protocol", "port"}, FaultUnblock: {"node", "protocol", "port"},
+		FaultBlock: {"node", "protocol", "port"}, FaultReject: {"node", "protocol", "port"}, FaultUnblock: {"node", "protocol", "port"},
 		FaultRestartRouter: {"node"},
+		FaultRouteDelete:   {"node", "to", "via"}, FaultRouteAdd: {"node", "to", "via"},
 	}
 	fields, ok := allowed[f.Action]
 	if !ok {
@@ -671,7 +722,7 @@ func (v *scenarioValidator) fault(p string, f *FaultStep) {
 		}
 		return
 	}
-	for _, fld := range []string{"node", "interface", "bridgePort", "service", "protocol", "port"} {
+	for _, fld := range []string{"node", "interface", "bridgePort", "service", "protocol", "port", "to", "via"} {
 		if v.written(p+"."+fld) && !slices.Contains(fields, fld) {
 			v.errorf(p+"."+fld, "field %q does not apply to fault %s (its fields: action, %s)", fld, f.Action, strings.Join(fields, ", "))
 		}
@@ -700,7 +751,7 @@ func (v *scenarioValidator) fault(p string, f *FaultStep) {
 				v.errorf(p+".service", "node %s has no service %q (services: %s)", n.Name, f.Service, strings.Join(have, ", "))
 			}
 		}
-	case FaultBlock, FaultUnblock:
+	case FaultBlock, FaultReject, FaultUnblock:
 		v.node(p+".node", f.Node)
 		if f.Protocol != "tcp" && f.Protocol != "udp" {
 			v.errorf(p+".protocol", "protocol must be tcp or udp")
@@ -710,7 +761,39 @@ func (v *scenarioValidator) fault(p string, f *FaultStep) {
 		}
 	case FaultRestartRouter:
 		v.node(p+".node", f.Node, "vyos", "frr", "bird", "gobgp")
+	case FaultRouteDelete, FaultRouteAdd:
+		v.node(p+".node", f.Node)
+		if _, err := RouteDestination(f.To); err != nil {
+			v.errorf(p+".to", "%v", err)
+		}
+		switch {
+		case f.Via != "":
+			if _, err := netip.ParseAddr(f.Via); err != nil {
+				v.errorf(p+".via", "via must be an address (the next hop), e.g. 192.168.126.3")
+			}
+		case f.Action == FaultRouteAdd:
+			v.errorf(p, "give via: the next hop of the route to add")
+		}
 	}
+}
+
+// RouteDestination parses the destination of a route fault: a prefix, or
+// "default" (0.0.0.0/0).
+func RouteDestination(to string) (netip.Prefix, error) {
+	switch to {
+	case "":
+		return netip.Prefix{}, errors.New("give to: the route's destination, a prefix or default")
+	case "default":
+		return netip.MustParsePrefix("0.0.0.0/0"), nil
+	}
+	p, err := netip.ParsePrefix(to)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("to must be a prefix such as 192.168.100.0/24, or default")
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("to %s has host bits set: did you mean %s?", to, p.Masked())
+	}
+	return p, nil
 }
 
 // services lists the known supervised processes of a node, or nil when
