@@ -1,0 +1,79 @@
+package scenarios
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/onp-lab/onp/lab"
+	"github.com/onp-lab/onp/vyos/driver"
+)
+
+// The methods below make *LabEnv a diagnose.Env: diagnose.Run(ctx, env,
+// opts) reads the lab through the same router connections, namespaces and
+// probes as the checks.
+
+// RunningLab returns the lab's manager and the lab.
+func (e *LabEnv) RunningLab() (*lab.Manager, *lab.Lab) { return e.Manager, e.Lab }
+
+// RouterShow runs one vtysh show command on a vyos node (SSH driver) or an
+// frr node (its vty sockets) and returns what it printed.
+func (e *LabEnv) RouterShow(ctx context.Context, node, command string) (string, error) {
+	n, err := e.node(node)
+	if err != nil {
+		return "", err
+	}
+	switch n.Kind {
+	case "frr":
+		vtysh := e.Vtysh
+		if vtysh == "" {
+			vtysh = "vtysh"
+		}
+		dir := lab.NodeRunDir(e.Lab.Name, node)
+		cmd := exec.CommandContext(ctx, vtysh, "--vty_socket", dir, "-c", command)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "VTYSH_PAGER=cat", "HOME=/"}
+		if err := cmd.Run(); err != nil {
+			return stdout.String(), fmt.Errorf("router %s does not answer (vtysh --vty_socket %s -c %q: %v: %s)", node, dir, command, err, strings.TrimSpace(quietVtysh(stderr.String())))
+		}
+		return stdout.String(), nil
+	case "vyos":
+		c, err := e.driver(ctx, n)
+		if err != nil {
+			return "", err
+		}
+		out, err := c.Vtysh(ctx, command)
+		if err != nil {
+			if _, refused := err.(*driver.VtyshError); !refused {
+				e.dropDriver(node, c)
+			}
+			return out, fmt.Errorf("router %s: %w", node, err)
+		}
+		return out, nil
+	}
+	return "", Unavailable("router state", "node %s is a %s node; vtysh runs on vyos and frr nodes", node, n.Kind)
+}
+
+// NodeDial opens a connection from inside a node.
+func (e *LabEnv) NodeDial(ctx context.Context, node, network, address string) (net.Conn, error) {
+	nn, err := e.Net(node)
+	if err != nil {
+		return nil, err
+	}
+	return nn.DialContext(ctx, network, address)
+}
+
+// NodePing sends one ICMP echo from inside a node.
+func (e *LabEnv) NodePing(ctx context.Context, node string, dst netip.Addr) (time.Duration, error) {
+	nn, err := e.Net(node)
+	if err != nil {
+		return 0, err
+	}
+	return nn.Ping(ctx, dst)
+}
