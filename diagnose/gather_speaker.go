@@ -220,4 +220,3 @@ func (si *SpeakerInfo) service(key string) *ServiceInfo {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-

@@ -153,8 +153,8 @@ func (d *diag) notAnnounced(s *SpeakerInfo, svc speaker.ServiceStatus, info *Ser
 		}
 		return &Finding{
 			Cause: CauseNoEndpoints, Where: s.Node,
-			Summary: fmt.Sprintf("Service %s has no ready endpoints, so MetalLB does not announce %s (%s)", svc.Key(), ip, svc.Reason),
-			Fix: []string{fmt.Sprintf("run a pod with the labels %s in %s (onp get pods -n %s), or fix the Service's selector", sel, svc.Namespace, svc.Namespace)},
+			Summary:  fmt.Sprintf("Service %s has no ready endpoints, so MetalLB does not announce %s (%s)", svc.Key(), ip, svc.Reason),
+			Fix:      []string{fmt.Sprintf("run a pod with the labels %s in %s (onp get pods -n %s), or fix the Service's selector", sel, svc.Namespace, svc.Namespace)},
 			Evidence: evl,
 		}
 	}
@@ -182,8 +182,8 @@ func (d *diag) notAnnounced(s *SpeakerInfo, svc speaker.ServiceStatus, info *Ser
 		evl = append(evl, d.routeLines(ip)...)
 		return &Finding{
 			Cause: CauseNoAdvertisement, Where: s.Node,
-			Summary: fmt.Sprintf("pool %s has no BGPAdvertisement: Service %s got %s from it, but nothing announces it", pool.Name, svc.Key(), ip),
-			Fix: []string{fmt.Sprintf("on the cluster: create a BGPAdvertisement in %s with spec.ipAddressPools: [%s] (onp apply -f FILE)", s.Status.MetalLB.Namespace, pool.Name)},
+			Summary:  fmt.Sprintf("pool %s has no BGPAdvertisement: Service %s got %s from it, but nothing announces it", pool.Name, svc.Key(), ip),
+			Fix:      []string{fmt.Sprintf("on the cluster: create a BGPAdvertisement in %s with spec.ipAddressPools: [%s] (onp apply -f FILE)", s.Status.MetalLB.Namespace, pool.Name)},
 			Evidence: evl,
 		}
 	}
@@ -198,8 +198,8 @@ func (d *diag) notAnnounced(s *SpeakerInfo, svc speaker.ServiceStatus, info *Ser
 		evl = append(evl, d.routeLines(ip)...)
 		return &Finding{
 			Cause: CauseSelectorExcludes, Where: s.Node,
-			Summary: fmt.Sprintf("the BGPAdvertisements of pool %s do not select node %s (or Service %s), so %s is not announced from it", svc.Pool, s.Node, svc.Key(), ip),
-			Fix: []string{fmt.Sprintf("change the advertisement's nodeSelectors (or serviceSelectors) to select %s (labels %s), or remove them", s.Node, labelsText(s.NodeLabels))},
+			Summary:  fmt.Sprintf("the BGPAdvertisements of pool %s do not select node %s (or Service %s), so %s is not announced from it", svc.Pool, s.Node, svc.Key(), ip),
+			Fix:      []string{fmt.Sprintf("change the advertisement's nodeSelectors (or serviceSelectors) to select %s (labels %s), or remove them", s.Node, labelsText(s.NodeLabels))},
 			Evidence: evl,
 		}
 	}
@@ -239,8 +239,8 @@ func (d *diag) advertisementPeers(s *SpeakerInfo, svc speaker.ServiceStatus, ps 
 		evl = append(evl, d.routeLines(svc.IPs[0])...)
 		return &Finding{
 			Cause: CauseSelectorExcludes, Where: s.Node, Session: p.name(),
-			Summary: fmt.Sprintf("the BGPAdvertisement for Service %s lists peers that leave out %s (%s): the session is up, but %s is not announced on it", svc.Key(), p.peerName, p.routerNode, svc.IPs[0]),
-			Fix:     []string{fmt.Sprintf("on the cluster: add %s to spec.peers of the BGPAdvertisement (%s), or remove spec.peers to announce to every peer", p.peerName, strings.Join(svc.Advertisements, ", "))},
+			Summary:  fmt.Sprintf("the BGPAdvertisement for Service %s lists peers that leave out %s (%s): the session is up, but %s is not announced on it", svc.Key(), p.peerName, p.routerNode, svc.IPs[0]),
+			Fix:      []string{fmt.Sprintf("on the cluster: add %s to spec.peers of the BGPAdvertisement (%s), or remove spec.peers to announce to every peer", p.peerName, strings.Join(svc.Advertisements, ", "))},
 			Evidence: nonEmpty(evl...),
 		}
 	}
@@ -312,8 +312,8 @@ func (d *diag) dataPath(s *SpeakerInfo, svc speaker.ServiceStatus, ps []*pair) *
 				s.Node, clientNet(d.ev, hp.From), back, s.Node, s.Node, clientNet(d.ev, hp.From), back)
 			return &Finding{
 				Cause: CauseReturnPath, Where: s.Node,
-				Summary: fmt.Sprintf("%s routes %s to %s, but %s has %s back to %s (%s): the answers never reach the client", strings.Join(routed, ", "), ip, s.Node, s.Node, got, ca, hp.From),
-				Fix:     []string{fix},
+				Summary:  fmt.Sprintf("%s routes %s to %s, but %s has %s back to %s (%s): the answers never reach the client", strings.Join(routed, ", "), ip, s.Node, s.Node, got, ca, hp.From),
+				Fix:      []string{fix},
 				Evidence: evl,
 			}
 		}

@@ -104,8 +104,8 @@ func (d *diag) ruleWrongPeerAddress(p *pair) *Finding {
 	)
 	return &Finding{
 		Cause: CauseWrongPeerAddress, Where: p.speakerNode,
-		Summary: fmt.Sprintf("the speaker on %s peers with %s, but the router %s is at %s", p.speakerNode, p.peerAddr, p.routerNode, target),
-		Fix:     []string{p.speakerFix(fmt.Sprintf("set spec.peerAddress: %s (was %s)", target, p.peerAddr))},
+		Summary:  fmt.Sprintf("the speaker on %s peers with %s, but the router %s is at %s", p.speakerNode, p.peerAddr, p.routerNode, target),
+		Fix:      []string{p.speakerFix(fmt.Sprintf("set spec.peerAddress: %s (was %s)", target, p.peerAddr))},
 		Evidence: evl,
 	}
 }
@@ -674,8 +674,8 @@ func (d *diag) ruleUnreachable(p *pair) *Finding {
 	}
 	return &Finding{
 		Cause: CauseUnreachable, Where: p.speakerNode,
-		Summary: fmt.Sprintf("%s does not answer %s at all (no ping, no ARP): a link, an interface or an address is missing", p.peerAddr, p.speakerNode),
-		Fix:     []string{fmt.Sprintf("check the links and addresses: onp status; onp exec %s -- ip addr; onp exec %s -- ip addr", p.speakerNode, p.routerNode)},
+		Summary:  fmt.Sprintf("%s does not answer %s at all (no ping, no ARP): a link, an interface or an address is missing", p.peerAddr, p.speakerNode),
+		Fix:      []string{fmt.Sprintf("check the links and addresses: onp status; onp exec %s -- ip addr; onp exec %s -- ip addr", p.speakerNode, p.routerNode)},
 		Evidence: nonEmpty(probeLine(ping), probeLine(arp), d.speakerLine(p), d.routerLine(p)),
 	}
 }
@@ -691,9 +691,9 @@ func (d *diag) ruleNotification(p *pair) *Finding {
 		return nil
 	}
 	return &Finding{
-		Cause: CauseNotification,
-		Summary: fmt.Sprintf("the session between %s and %s ends with NOTIFICATION %d/%d %s", p.speakerNode, p.routerNode, n.Code, n.Subcode, n.Name),
-		Fix:     []string{"compare both ends' configuration for what the NOTIFICATION names (onp bgp shows both ends)"},
+		Cause:    CauseNotification,
+		Summary:  fmt.Sprintf("the session between %s and %s ends with NOTIFICATION %d/%d %s", p.speakerNode, p.routerNode, n.Code, n.Subcode, n.Name),
+		Fix:      []string{"compare both ends' configuration for what the NOTIFICATION names (onp bgp shows both ends)"},
 		Evidence: nonEmpty(d.notificationLine(p, n), d.speakerLine(p), d.routerLine(p)),
 	}
 }
@@ -712,7 +712,7 @@ func (d *diag) ruleSessionDown(p *pair) *Finding {
 		return nil
 	}
 	return &Finding{
-		Cause: CauseSessionDown,
+		Cause:   CauseSessionDown,
 		Summary: fmt.Sprintf("the session between %s and %s is not Established (speaker: %s, router: %s), and no rule explains why", p.speakerNode, orDash(p.routerNode), orDash(p.speakerState()), orDash(p.routerState())),
 		Fix:     []string{"watch both ends with onp bgp -w and the wire with onp trace"},
 		Evidence: nonEmpty(d.speakerLine(p), d.lastTransition(p), d.routerLine(p),
