@@ -9,7 +9,7 @@ PACKAGES=(
   bird2 gobgpd                             # interop peers
   tshark tcpdump                           # captures, and checking our pcap files
   busybox-static                           # small tools inside lab nodes (nc, httpd)
-  ca-certificates make git
+  curl ca-certificates make git
 )
 
 if [ "$(id -u)" -ne 0 ]; then
