@@ -259,6 +259,8 @@ type Probe struct {
 	// Local is the local address:port of a TCP probe (to tell its packets
 	// from the speaker's in the capture).
 	Local string `json:"local,omitempty"`
+	// LocalPort is the TCP probe's source port, also when it failed.
+	LocalPort int `json:"localPort,omitempty"`
 }
 
 // Probe results.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/netip"
@@ -63,7 +64,8 @@ func runProbes(ctx context.Context, env Env, t probeTarget) []Probe {
 		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 		defer cancel()
 		start := time.Now()
-		c, err := env.NodeDial(dctx, t.from, "tcp", target)
+		c, port, err := dialProbe(dctx, t.fromNS, target)
+		p.LocalPort = port
 		if err != nil {
 			p.Result, p.Detail = classifyDial(err)
 			if dctx.Err() != nil && ctx.Err() == nil {
@@ -86,6 +88,28 @@ func runProbes(ctx context.Context, env Env, t probeTarget) []Probe {
 		out = append(out, arpProbe(t))
 	}
 	return out
+}
+
+// dialProbe connects from inside a namespace from a random local port, so
+// that the probe's packets can be told apart from BGP's in the capture.
+func dialProbe(ctx context.Context, nsPath, target string) (net.Conn, int, error) {
+	var lastErr error
+	for range 5 {
+		port := 33000 + rand.IntN(27000)
+		d := net.Dialer{LocalAddr: &net.TCPAddr{Port: port}}
+		var conn net.Conn
+		err := nsx.Do(nsPath, func() error {
+			c, err := d.DialContext(ctx, "tcp", target)
+			conn = c
+			return err
+		})
+		if errors.Is(err, syscall.EADDRINUSE) {
+			lastErr = err
+			continue
+		}
+		return conn, port, err
+	}
+	return nil, 0, lastErr
 }
 
 func classifyPing(err error) (string, string) {

@@ -2,6 +2,7 @@ package diagnose
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -28,6 +29,11 @@ func Diagnose(ev *Evidence, peer string) *Report {
 		rep.Findings = append(rep.Findings, fs...)
 	}
 	rep.Findings = append(rep.Findings, d.speakerRules(peer)...)
+	for _, f := range rep.Findings {
+		if f.Session != "" {
+			d.sessionTrouble = true
+		}
+	}
 	rep.Findings = append(rep.Findings, d.serviceRules()...)
 	for i := range rep.Findings {
 		rep.Findings[i].Title = title(rep.Findings[i].Cause)
@@ -47,6 +53,10 @@ func Diagnose(ev *Evidence, peer string) *Report {
 type diag struct {
 	ev  *Evidence
 	now time.Time
+	// sessionTrouble is set when a session rule found a cause: service
+	// symptoms (a route missing, a client without answer) are then its
+	// consequences, not causes of their own.
+	sessionTrouble bool
 }
 
 // sessionRules returns the findings of one session: every specific rule
@@ -335,8 +345,11 @@ func (d *diag) tcpEvents(p *pair) tcpSummary {
 	}
 	probeLocal := map[string]bool{}
 	for _, pr := range d.ev.Probes {
-		if pr.Local != "" {
-			probeLocal[pr.Local] = true
+		if pr.Kind != "tcp" || pr.LocalPort == 0 {
+			continue
+		}
+		for _, a := range d.ev.nodeAddrs(pr.From) {
+			probeLocal[netip.AddrPortFrom(mustAddr(a), uint16(pr.LocalPort)).String()] = true
 		}
 	}
 	for _, e := range d.ev.Capture.Events {

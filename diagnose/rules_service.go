@@ -103,6 +103,9 @@ func (d *diag) serviceRules() []Finding {
 				out = append(out, *f)
 				continue
 			}
+			if d.sessionTrouble {
+				continue
+			}
 			if f := d.dataPath(s, svc, ps); f != nil {
 				out = append(out, *f)
 			}
@@ -221,30 +224,39 @@ func orNone(s []string) string {
 // advertisementPeers: the service is announced, but not to an Established
 // session because the advertisement's peers list leaves it out.
 func (d *diag) advertisementPeers(s *SpeakerInfo, svc speaker.ServiceStatus, ps []*pair) *Finding {
+	var up []*pair
 	for _, p := range ps {
 		if p.speakerNode != s.Node || p.sess == nil || p.sess.State != "Established" || p.peerName == "" {
 			continue
 		}
 		if slices.Contains(svc.Peers, p.peerName) {
-			continue
+			// At least one session carries it: a peers list that leaves
+			// others out is intended (one router gets it, another not).
+			return nil
 		}
-		var evl []string
-		evl = append(evl, fmt.Sprintf("speaker %s: Service %s (%s) is advertised to %s only, not to %s", s.Node, svc.Key(), strings.Join(svc.IPs, ","), orNone(svc.Peers), p.peerName))
-		for _, a := range s.Advertisements {
-			if slices.Contains(svc.Advertisements, a.Name) {
-				evl = append(evl, fmt.Sprintf("cluster: BGPAdvertisement %s: peers %s", a.Name, orNone(a.Peers)))
-			}
-		}
-		evl = append(evl, d.speakerLine(p))
-		evl = append(evl, d.routeLines(svc.IPs[0])...)
-		return &Finding{
-			Cause: CauseSelectorExcludes, Where: s.Node, Session: p.name(),
-			Summary:  fmt.Sprintf("the BGPAdvertisement for Service %s lists peers that leave out %s (%s): the session is up, but %s is not announced on it", svc.Key(), p.peerName, p.routerNode, svc.IPs[0]),
-			Fix:      []string{fmt.Sprintf("on the cluster: add %s to spec.peers of the BGPAdvertisement (%s), or remove spec.peers to announce to every peer", p.peerName, strings.Join(svc.Advertisements, ", "))},
-			Evidence: nonEmpty(evl...),
+		up = append(up, p)
+	}
+	if len(up) == 0 {
+		return nil
+	}
+	p := up[0]
+	var evl []string
+	evl = append(evl, fmt.Sprintf("speaker %s: Service %s (%s) is advertised to %s, and to none of the Established sessions", s.Node, svc.Key(), strings.Join(svc.IPs, ","), orNone(svc.Peers)))
+	for _, a := range s.Advertisements {
+		if slices.Contains(svc.Advertisements, a.Name) {
+			evl = append(evl, fmt.Sprintf("cluster: BGPAdvertisement %s: peers %s", a.Name, orNone(a.Peers)))
 		}
 	}
-	return nil
+	for _, q := range up {
+		evl = append(evl, d.speakerLine(q))
+	}
+	evl = append(evl, d.routeLines(svc.IPs[0])...)
+	return &Finding{
+		Cause: CauseSelectorExcludes, Where: s.Node, Session: p.name(),
+		Summary:  fmt.Sprintf("the BGPAdvertisement for Service %s lists peers that leave out %s (%s): the session is up, but %s is not announced on it", svc.Key(), p.peerName, p.routerNode, svc.IPs[0]),
+		Fix:      []string{fmt.Sprintf("on the cluster: add %s to spec.peers of the BGPAdvertisement (%s), or remove spec.peers to announce to every peer", p.peerName, strings.Join(svc.Advertisements, ", "))},
+		Evidence: nonEmpty(evl...),
+	}
 }
 
 // dataPath: the service is announced and the router has the route, but a

@@ -33,7 +33,14 @@ func (d *diag) speakerStuck(p *pair) (string, string) {
 	}
 	var visited []string
 	notif := false
-	for _, t := range s.Transitions {
+	// Only what happened since the session last went down counts.
+	var down int
+	for i, t := range s.Transitions {
+		if t.From == "Established" {
+			down = i + 1
+		}
+	}
+	for _, t := range s.Transitions[down:] {
 		if d.now.Sub(t.Time) > recentWindow {
 			continue
 		}
