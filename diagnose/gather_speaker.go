@@ -220,3 +220,5 @@ func (si *SpeakerInfo) service(key string) *ServiceInfo {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func speakerSocket(l *lab.Lab, node string) string { return kinds.SpeakerSocket(l.Name, node) }

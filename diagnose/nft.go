@@ -98,7 +98,7 @@ func interpretRule(r *nftables.Rule) FirewallRule {
 					fr.Port179 = dir
 				}
 			}
-			parts = append(parts, strings.TrimSpace(ld.what+" "+op+" "+val))
+			parts = append(parts, strings.Join(nonEmpty(ld.what, op, val), " "))
 		case *expr.Range:
 			ld := regs[x.Register]
 			if ld.ports && len(x.FromData) == 2 && len(x.ToData) == 2 {

@@ -196,7 +196,7 @@ func (d *diag) notAnnounced(s *SpeakerInfo, svc speaker.ServiceStatus, info *Ser
 			if pool != nil && !slices.Contains(pool.Advertisements, a.Name) {
 				continue
 			}
-			evl = append(evl, fmt.Sprintf("cluster: BGPAdvertisement %s: nodeSelectors %s; node %s has labels %s", a.Name, orNone(a.NodeSelectors), s.Node, labelsText(s.NodeLabels)))
+			evl = append(evl, fmt.Sprintf("cluster: BGPAdvertisement %s: nodeSelectors %s; node %s has %s", a.Name, orNone(a.NodeSelectors), s.Node, labelsText(s.NodeLabels, a.NodeSelectors...)))
 		}
 		evl = append(evl, d.routeLines(ip)...)
 		return &Finding{
@@ -212,6 +212,14 @@ func (d *diag) notAnnounced(s *SpeakerInfo, svc speaker.ServiceStatus, info *Ser
 		Fix:      []string{"see MetalLB's reason: " + orDash(svc.Message)},
 		Evidence: append([]string{base}, d.routeLines(ip)...),
 	}
+}
+
+func advSelectors(s *SpeakerInfo) []string {
+	var out []string
+	for _, a := range s.Advertisements {
+		out = append(out, a.NodeSelectors...)
+	}
+	return out
 }
 
 func orNone(s []string) string {

@@ -31,11 +31,11 @@ func (d *diag) ruleSelectorPeer(p *pair) *Finding {
 			Cause: CauseSelectorExcludes, Where: p.speakerNode,
 			Summary: fmt.Sprintf("%s (%s) has nodeSelectors that do not select node %s, so %s runs no session with %s", pp.peerRef(), ps.Address, p.speakerNode, p.speakerNode, p.routerNode),
 			Fix: []string{
-				pp.speakerFix(fmt.Sprintf("change spec.nodeSelectors to select %s (its labels: %s), or remove them", p.speakerNode, labelsText(p.spk.NodeLabels))),
+				pp.speakerFix(fmt.Sprintf("change spec.nodeSelectors to select %s (its labels include %s), or remove them", p.speakerNode, labelsText(p.spk.NodeLabels, sel...))),
 			},
 			Evidence: nonEmpty(
-				fmt.Sprintf("speaker %s: %s is not run on this node: %s (%s)", p.speakerNode, pp.peerRef(), ps.Reason, ps.Message),
-				fmt.Sprintf("%s: spec.nodeSelectors %s; node %s has labels %s", pp.peerRef(), strings.Join(sel, "; "), p.speakerNode, labelsText(p.spk.NodeLabels)),
+				fmt.Sprintf("speaker %s: %s runs no session on this node: %s", p.speakerNode, pp.peerRef(), ps.Reason),
+				fmt.Sprintf("%s: spec.nodeSelectors %s; node %s has %s", pp.peerRef(), strings.Join(sel, "; "), p.speakerNode, labelsText(p.spk.NodeLabels, sel...)),
 				d.routerLine(p),
 			),
 		}
@@ -47,13 +47,21 @@ func (d *diag) ruleSelectorPeer(p *pair) *Finding {
 // ev is a small helper so that rules read as English.
 func ev(d *diag) *Evidence { return d.ev }
 
-func labelsText(m map[string]string) string {
+// labelsText renders a node's labels: those named in the selectors and
+// the hostname, or all of them when no selector is given.
+func labelsText(m map[string]string, selectors ...string) string {
 	if len(m) == 0 {
 		return "none"
 	}
 	var parts []string
 	for k, v := range m {
-		parts = append(parts, k+"="+v)
+		relevant := len(selectors) == 0 || k == "kubernetes.io/hostname"
+		for _, s := range selectors {
+			relevant = relevant || strings.Contains(s, k)
+		}
+		if relevant {
+			parts = append(parts, k+"="+v)
+		}
 	}
 	sortStrings(parts)
 	return strings.Join(parts, ",")

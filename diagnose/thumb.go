@@ -140,15 +140,18 @@ func implNote(cause string, p *pair, sp, rt string) string {
 	case CauseAdminShutdown:
 		return fmt.Sprintf("%s shows Idle (Admin) and sends Cease/Administrative Shutdown; the speaker (gobgp) goes Idle, then Active, and its connections are closed", router)
 	case CauseTCPDropped:
+		if p.established() {
+			return "both ends still show Established: the connection was made before the rule and the hold timer has not expired yet (FRR's Hold Timer Expired NOTIFICATION will never reach the wire on the blackholed path); then gobgp shows Active, never Connect, and FRR shows Connect"
+		}
 		s := "gobgp never reports Connect (it goes from Idle straight to Active), so the speaker shows Active while its SYNs are dropped"
 		if rt == "Connect" {
 			s += fmt.Sprintf("; %s shows Connect, as the rule of thumb says", router)
 		}
-		if p.established() {
-			s += "; the old connection is still Established until the hold timer expires (FRR's Hold Timer Expired NOTIFICATION never reaches the wire on a blackholed path)"
-		}
 		return s
 	case CauseTCPRejected:
+		if p.established() {
+			return "both ends still show Established: the connection was made before the rule; new handshakes are refused with a RST, so once it fails the speaker shows Active (connection refused)"
+		}
 		return fmt.Sprintf("the handshake is refused with a RST: the speaker shows Active (connection refused), %s shows %s", router, orDash(p.nb.BGPState))
 	case CauseMD5Mismatch, CauseMD5OneSide:
 		return fmt.Sprintf("SYNs go unanswered because each kernel drops segments with a missing or wrong signature: the speaker shows Active (gobgp has no Connect), %s shows %s", router, orDash(p.nb.BGPState))
