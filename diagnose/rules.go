@@ -28,6 +28,7 @@ func Diagnose(ev *Evidence, peer string) *Report {
 		}
 		rep.Findings = append(rep.Findings, fs...)
 	}
+	rep.Findings = append(rep.Findings, d.routerSessions(rep, peer)...)
 	rep.Findings = append(rep.Findings, d.speakerRules(peer)...)
 	for _, f := range rep.Findings {
 		if f.Session != "" {
@@ -47,6 +48,42 @@ func Diagnose(ev *Evidence, peer string) *Report {
 		rep.HealthyEvidence = d.healthyEvidence(rep.Sessions)
 	}
 	return rep
+}
+
+// routerSessions looks at the sessions between routers (no speaker end):
+// they are reported, and one that is not Established is a finding.
+func (d *diag) routerSessions(rep *Report, peer string) []Finding {
+	var out []Finding
+	for _, s := range SessionsOf(d.ev, peer) {
+		routers := true
+		for _, e := range s.Ends {
+			routers = routers && e.Role == "router"
+		}
+		if !routers {
+			continue
+		}
+		v := SessionView{Name: s.Name, Router: s.Ends[0].Node}
+		up := true
+		for _, e := range s.Ends {
+			line := fmt.Sprintf("%s (%s) neighbor %s: %s, AS %d → %d, %d prefixes received, %d sent", e.Node, e.Kind, e.PeerAddress, e.State, e.LocalAS, e.PeerAS, e.PrefixesReceived, e.PrefixesSent)
+			if e.State != "Established" && e.LastError != "" {
+				line += "; last reset: " + e.LastError
+			}
+			v.Lines = append(v.Lines, line)
+			up = up && e.State == "Established"
+		}
+		v.RouterState = s.Ends[0].State
+		rep.Sessions = append(rep.Sessions, v)
+		if !up {
+			out = append(out, Finding{
+				Cause: CauseSessionDown, Session: s.Name,
+				Summary:  fmt.Sprintf("the session %s between routers is not Established", s.Name),
+				Fix:      []string{"compare both routers' neighbor configuration (onp bgp shows both ends; onp trace shows the wire)"},
+				Evidence: v.Lines,
+			})
+		}
+	}
+	return out
 }
 
 // diag carries the evidence through the rules.

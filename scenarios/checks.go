@@ -112,7 +112,7 @@ func buildTargets(c *spec.Check, env Env) ([]target, error) {
 		}
 		out = append(out, target{label: label, attempt: serviceIP(env, c.Node, ns, name, c.IP)})
 	case spec.Diagnosis:
-		return nil, Unavailable("diagnosis", "not available yet: diagnosis arrives with onp diagnose (a later issue); remove the check or run onp diagnose by hand")
+		return diagnosisTargets(c, env)
 	default:
 		return nil, fmt.Errorf("unknown check type %q", c.Type)
 	}

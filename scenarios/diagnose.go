@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onp-lab/onp/diagnose"
 	"github.com/onp-lab/onp/lab"
+	"github.com/onp-lab/onp/scenarios/spec"
 	"github.com/onp-lab/onp/vyos/driver"
 )
 
@@ -76,4 +78,73 @@ func (e *LabEnv) NodePing(ctx context.Context, node string, dst netip.Addr) (tim
 		return 0, err
 	}
 	return nn.Ping(ctx, dst)
+}
+
+// diagnosisTargets runs the diagnosis (package diagnose) for a diagnosis
+// check: one target per node and peer given (each narrows the diagnosis to
+// the sessions with that end), or one for the whole lab. A target passes
+// when the diagnosis names the expected cause ("healthy": finds nothing).
+func diagnosisTargets(c *spec.Check, env Env) ([]target, error) {
+	denv, ok := env.(diagnose.Env)
+	if !ok {
+		return nil, Unavailable("diagnosis", "this lab cannot be diagnosed from here: the diagnosis reads a lab of the netns provider on this machine")
+	}
+	want := c.ExpectedCause()
+	type filter struct{ label, peer string }
+	var filters []filter
+	nodes, peers := c.TargetNodes(), c.TargetPeers()
+	switch {
+	case len(peers) > 0 && len(nodes) > 0:
+		for _, n := range nodes {
+			for _, p := range peers {
+				if p != n {
+					filters = append(filters, filter{n + " ↔ " + p, p})
+				}
+			}
+		}
+	case len(peers) > 0:
+		for _, p := range peers {
+			filters = append(filters, filter{p, p})
+		}
+	case len(nodes) > 0:
+		for _, n := range nodes {
+			filters = append(filters, filter{n, n})
+		}
+	default:
+		filters = []filter{{"lab", ""}}
+	}
+	var out []target
+	for _, f := range filters {
+		out = append(out, target{label: f.label, attempt: func(ctx context.Context) (Observation, error) {
+			opts := diagnose.Options{Peer: f.peer}
+			// The capture must leave time for the probes (up to 2 s).
+			if dl, ok := ctx.Deadline(); ok {
+				if left := time.Until(dl) - 2500*time.Millisecond; left < diagnose.DefaultCapture {
+					opts.Capture = max(left, -1)
+					if left < 300*time.Millisecond {
+						opts.Capture = -1
+					}
+				}
+			}
+			rep, err := diagnose.Run(ctx, denv, opts)
+			if err != nil {
+				return Observation{}, err
+			}
+			causes := rep.Causes()
+			o := Observation{OK: rep.Has(want), Expected: want, Seen: strings.Join(causes, ", ")}
+			if len(rep.Findings) > 0 {
+				fd := rep.Findings[0]
+				for _, x := range rep.Findings {
+					if x.Cause == want {
+						fd = x
+					}
+				}
+				o.Detail = fd.Summary
+			} else if len(rep.Sessions) > 0 {
+				o.Detail = fmt.Sprintf("%d session(s) looked at, none with a problem", len(rep.Sessions))
+			}
+			return o, nil
+		}})
+	}
+	return out, nil
 }

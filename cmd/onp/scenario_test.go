@@ -179,9 +179,9 @@ func TestCheckCommandExitCodes(t *testing.T) {
 	}
 
 	cannot := filepath.Join(dir, "cannot.yaml")
-	os.WriteFile(cannot, []byte("checks:\n  - {type: bgp-route, node: r2, prefix: 10.99.9.0/24, wait: 1s}\n  - {type: diagnosis, node: r2}\n"), 0o644)
+	os.WriteFile(cannot, []byte("checks:\n  - {type: bgp-route, node: r2, prefix: 10.99.9.0/24, wait: 1s}\n  - {type: service-ip, service: onp-metallb/echoserver}\n"), 0o644)
 	r = onpc(t, home, "check", "--lab", name, "-f", cannot)
-	if r.code != 2 || !strings.Contains(r.stdout, "[ERROR] cannot run: diagnosis: not available yet") || !strings.Contains(r.stdout, "1 failed, 1 could not run") {
+	if r.code != 2 || !strings.Contains(r.stdout, "[ERROR] onp-metallb/echoserver: cannot run: cluster API") || !strings.Contains(r.stdout, "1 failed, 1 could not run") {
 		t.Fatalf("cannot run: %+v", r)
 	}
 

@@ -57,7 +57,8 @@ var DefaultWait = map[string]time.Duration{
 	Ping:       5 * time.Second,
 	ServiceIP:  30 * time.Second,
 	NoFlap:     0,
-	Diagnosis:  0,
+	// A diagnosis attempt takes about 3 s (it captures on the bridges).
+	Diagnosis: 20 * time.Second,
 }
 
 // DefaultWindow is how long a no-flap check watches a session.
@@ -146,6 +147,30 @@ type Check struct {
 
 	// Window is how long a no-flap check watches (default 10s).
 	Window *Duration `yaml:"window,omitempty" json:"window,omitempty"`
+
+	// Cause is what a diagnosis check expects the diagnosis to name: one
+	// of DiagnosisCauses; empty means "healthy".
+	Cause string `yaml:"cause,omitempty" json:"cause,omitempty"`
+}
+
+// DiagnosisCauses are the causes a diagnosis check may expect (package
+// diagnose names them; its tests keep the two lists equal).
+var DiagnosisCauses = []string{
+	"healthy",
+	"as-mismatch", "router-id-clash", "hold-time", "afi-not-activated", "admin-shutdown",
+	"wrong-peer-address", "wrong-neighbor-address", "no-neighbor", "ebgp-multihop",
+	"tcp-179-dropped", "tcp-179-rejected", "md5-mismatch", "md5-one-side",
+	"selector-excludes", "no-advertisement", "no-endpoints", "return-path",
+	"speaker-not-running", "router-not-answering", "no-metallb", "config-invalid", "no-bgp-peer",
+	"peer-unreachable", "notification", "session-down", "route-not-received", "service-unreachable",
+}
+
+// ExpectedCause is Cause, default "healthy".
+func (c *Check) ExpectedCause() string {
+	if c.Cause == "" {
+		return "healthy"
+	}
+	return c.Cause
 }
 
 // Duration is a time.Duration written as text ("30s", "1m30s") in YAML
@@ -292,7 +317,14 @@ func (c *Check) Describe() string {
 	case NoFlap:
 		return fmt.Sprintf("BGP session %s ↔ %s does not flap for %s", nodes, peers, c.WindowOrDefault())
 	case Diagnosis:
-		return fmt.Sprintf("diagnosis of %s", nodes)
+		what := "the lab"
+		if nodes != "" || peers != "" {
+			what = strings.Trim(nodes+" ↔ "+peers, " ↔")
+		}
+		if c.ExpectedCause() == "healthy" {
+			return fmt.Sprintf("the diagnosis of %s finds it healthy", what)
+		}
+		return fmt.Sprintf("the diagnosis of %s names %s", what, c.Cause)
 	}
 	return c.Type
 }
@@ -308,7 +340,7 @@ var typeFields = map[string][]string{
 	Ping:       {"node", "nodes", "to", "reachable"},
 	ServiceIP:  {"node", "service", "ip"},
 	NoFlap:     {"node", "nodes", "peer", "peers", "window"},
-	Diagnosis:  {"node", "nodes", "peer", "peers"},
+	Diagnosis:  {"node", "nodes", "peer", "peers", "cause"},
 }
 
 // commonFields are accepted by every type (no-flap has no wait: it watches

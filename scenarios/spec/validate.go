@@ -189,6 +189,9 @@ func (v *checkValidator) run() {
 		if c.Type == NoFlap && c.Window != nil {
 			v.duration("window", c.Window.D(), false)
 		}
+		if c.Type == Diagnosis && c.Cause != "" && !slices.Contains(DiagnosisCauses, c.Cause) {
+			v.errorf("cause", "unknown cause %q%s (causes: %s)", c.Cause, didYouMean(c.Cause, DiagnosisCauses), strings.Join(DiagnosisCauses, ", "))
+		}
 	case BGPRoute, FIBRoute:
 		v.route()
 	case HTTP:
@@ -223,7 +226,7 @@ func (v *checkValidator) nodes() {
 		return
 	}
 	if c.Node == "" && len(c.Nodes) == 0 {
-		if c.Type == ServiceIP {
+		if c.Type == ServiceIP || c.Type == Diagnosis {
 			return
 		}
 		v.errorf("", "%s %s check needs node (or nodes): %s", article(c.Type), c.Type, whereText(c.Type))
