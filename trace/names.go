@@ -1,6 +1,10 @@
 package trace
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/onp-lab/onp/internal/bgpnames"
+)
 
 // BGP message types (RFC 4271 §4.1, RFC 2918).
 const (
@@ -29,92 +33,11 @@ func BGPTypeName(t uint8) string {
 	return fmt.Sprintf("TYPE(%d)", t)
 }
 
-// NOTIFICATION error codes (RFC 4271 §4.5, RFC 7313).
-var notificationCodes = map[uint8]string{
-	1: "Message Header Error",
-	2: "OPEN Message Error",
-	3: "UPDATE Message Error",
-	4: "Hold Timer Expired",
-	5: "Finite State Machine Error",
-	6: "Cease",
-	7: "ROUTE-REFRESH Message Error",
-}
-
-// NOTIFICATION error subcodes per code (RFC 4271, 4486, 5492, 6608, 7313,
-// 8538, 9234, 9384).
-var notificationSubcodes = map[uint8]map[uint8]string{
-	1: {
-		1: "Connection Not Synchronized",
-		2: "Bad Message Length",
-		3: "Bad Message Type",
-	},
-	2: {
-		1:  "Unsupported Version Number",
-		2:  "Bad Peer AS",
-		3:  "Bad BGP Identifier",
-		4:  "Unsupported Optional Parameter",
-		5:  "Authentication Failure (deprecated)",
-		6:  "Unacceptable Hold Time",
-		7:  "Unsupported Capability",
-		11: "Role Mismatch",
-	},
-	3: {
-		1:  "Malformed Attribute List",
-		2:  "Unrecognized Well-known Attribute",
-		3:  "Missing Well-known Attribute",
-		4:  "Attribute Flags Error",
-		5:  "Attribute Length Error",
-		6:  "Invalid ORIGIN Attribute",
-		7:  "AS Routing Loop (deprecated)",
-		8:  "Invalid NEXT_HOP Attribute",
-		9:  "Optional Attribute Error",
-		10: "Invalid Network Field",
-		11: "Malformed AS_PATH",
-	},
-	5: {
-		1: "Receive Unexpected Message in OpenSent State",
-		2: "Receive Unexpected Message in OpenConfirm State",
-		3: "Receive Unexpected Message in Established State",
-	},
-	6: {
-		1:  "Maximum Number of Prefixes Reached",
-		2:  "Administrative Shutdown",
-		3:  "Peer De-configured",
-		4:  "Administrative Reset",
-		5:  "Connection Rejected",
-		6:  "Other Configuration Change",
-		7:  "Connection Collision Resolution",
-		8:  "Out of Resources",
-		9:  "Hard Reset",
-		10: "BFD Down",
-	},
-	7: {
-		1: "Invalid Message Length",
-	},
-}
-
 // NotificationCodeName names a NOTIFICATION error code.
-func NotificationCodeName(code uint8) string {
-	if n, ok := notificationCodes[code]; ok {
-		return n
-	}
-	return fmt.Sprintf("Unknown Error Code %d", code)
-}
+func NotificationCodeName(code uint8) string { return bgpnames.Code(code) }
 
 // NotificationSubcodeName names a NOTIFICATION error subcode within its code.
-// Subcode 0 is "Unspecific" (RFC 4271 §6).
-func NotificationSubcodeName(code, subcode uint8) string {
-	if subcode == 0 {
-		if code == 5 {
-			return "Unspecified Error"
-		}
-		return "Unspecific"
-	}
-	if n, ok := notificationSubcodes[code][subcode]; ok {
-		return n
-	}
-	return fmt.Sprintf("Unknown Subcode %d", subcode)
-}
+func NotificationSubcodeName(code, subcode uint8) string { return bgpnames.Subcode(code, subcode) }
 
 // capabilityNames are BGP capability codes (IANA "Capability Codes").
 var capabilityNames = map[uint8]string{
