@@ -57,7 +57,8 @@ func (d *diag) routerSessions(rep *Report, peer string) []Finding {
 	for _, s := range SessionsOf(d.ev, peer) {
 		routers := true
 		for _, e := range s.Ends {
-			routers = routers && e.Role == "router"
+			pn := d.ev.node(e.PeerNode)
+			routers = routers && e.Role == "router" && pn != nil && isRouterKind(pn.Kind)
 		}
 		if !routers {
 			continue

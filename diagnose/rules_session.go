@@ -121,7 +121,7 @@ func (d *diag) ruleWrongPeerAddress(p *pair) *Finding {
 // ruleNoNeighbor: the speaker peers with the router, which has no neighbor
 // for the node — or has one at a wrong address.
 func (d *diag) ruleNoNeighbor(p *pair) *Finding {
-	if p.rtr == nil || p.nb != nil || p.sess == nil || p.rtr.Neighbors == nil {
+	if p.rtr == nil || p.nb != nil || p.sess == nil || p.rtr.Error != "" {
 		return nil
 	}
 	ts := d.tcpEvents(p)
