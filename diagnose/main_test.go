@@ -141,3 +141,5 @@ func manager(t testing.TB) *lab.Manager {
 		},
 	}
 }
+
+func birdKind() lab.Kind { return kinds.BIRD{} }
