@@ -143,8 +143,12 @@ func SessionsOf(ev *Evidence, peer string) []Session {
 			ends = append(ends, End{Node: s.Node, Kind: "sno", Role: "speaker", State: "-", Error: s.Error})
 			continue
 		}
+		at := s.Status.Time
+		if at.IsZero() {
+			at = now
+		}
 		for _, ss := range s.Status.Sessions {
-			ends = append(ends, speakerEnd(ev, s.Node, &ss, now))
+			ends = append(ends, speakerEnd(ev, s.Node, &ss, at))
 		}
 	}
 	for _, r := range ev.Routers {
