@@ -134,7 +134,7 @@ func (d *diag) sessionRules(p *pair) []Finding {
 	if len(out) > 0 {
 		return out
 	}
-	for _, r := range []func(*pair) *Finding{d.ruleUnreachable, d.ruleNotification, d.ruleSessionDown} {
+	for _, r := range []func(*pair) *Finding{d.ruleUnreachable, d.ruleTCPTimeout, d.ruleNotification, d.ruleSessionDown} {
 		if f := r(p); f != nil {
 			return []Finding{*f}
 		}

@@ -734,3 +734,59 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+// ruleTCPTimeout: no firewall rule was found, but TCP to port 179 gets no
+// answer in either direction while ping works and no TCP-MD5 password is
+// configured: something drops TCP 179. Where is told by the wire: the
+// probe's own SYN from the node is on the bridge or not, and the router's
+// SYN-ACK is or not.
+func (d *diag) ruleTCPTimeout(p *pair) *Finding {
+	if p.rtr == nil || p.routerAddr == "" || p.speakerAddr == "" {
+		return nil
+	}
+	if p.peerCfg != nil && p.peerCfg.Password.Set || p.nbCfg != nil && p.nbCfg.Password.Set {
+		return nil
+	}
+	out := d.probe(p.speakerNode, "tcp", p.routerAddr)
+	back := d.probe(p.routerNode, "tcp", p.speakerAddr)
+	ping := d.probe(p.speakerNode, "ping", p.routerAddr)
+	if out == nil || out.Result != ResultTimeout || ping == nil || ping.Result != ResultOK || back != nil && back.Result == ResultRefused {
+		return nil
+	}
+	where, how := "", ""
+	if d.ev.Capture != nil && d.ev.Capture.Error == "" && out.LocalPort != 0 {
+		syn, synAck := false, false
+		for _, e := range d.ev.Capture.Events {
+			if e.TCP == nil {
+				continue
+			}
+			if int(e.Src.Port()) == out.LocalPort && sameAddr(e.Src.Addr().String(), p.speakerAddr) && strings.Contains(e.TCP.Flags, "S") {
+				syn = true
+			}
+			if int(e.Dst.Port()) == out.LocalPort && e.TCP.Event == "SYN-ACK" {
+				synAck = true
+			}
+		}
+		switch {
+		case !syn:
+			where, how = p.speakerNode, fmt.Sprintf("the probe's SYN from %s never reached the bridge: it is dropped on %s", p.speakerNode, p.speakerNode)
+		case !synAck:
+			where, how = p.routerNode, fmt.Sprintf("the probe's SYN from %s is on the bridge, no SYN-ACK comes back: %s drops it (or its answer)", p.speakerNode, p.routerNode)
+		default:
+			where, how = p.speakerNode, fmt.Sprintf("%s answers with a SYN-ACK on the bridge, but the handshake does not complete: %s drops it on the way in", p.routerNode, p.speakerNode)
+		}
+	}
+	f := &Finding{
+		Cause: CauseTCPDropped, Where: where,
+		Summary:  fmt.Sprintf("TCP port 179 between %s and %s gets no answer while ping works: a firewall drops it, but no nftables rule on either node says so (iptables-legacy, or something in between)", p.speakerNode, p.routerNode),
+		Fix:      []string{fmt.Sprintf("look for the filter: onp exec %s -- nft list ruleset; onp exec %s -- iptables -L -n (and the same on %s)", orDash(where), orDash(where), p.routerNode)},
+		Evidence: nonEmpty(probeLine(out), probeLine(back), probeLine(ping), d.cap(how), d.speakerLine(p), d.routerLine(p)),
+	}
+	if p.established() {
+		f.Evidence = append(f.Evidence, fmt.Sprintf("the session is still Established: the current connection has not noticed yet (it fails when the hold timer, %s, expires)", holdText(p)))
+	}
+	if where == "" {
+		f.Fix = []string{fmt.Sprintf("look for the filter on both nodes: onp exec %s -- nft list ruleset; onp exec %s -- nft list ruleset (and iptables -L -n)", p.speakerNode, p.routerNode)}
+	}
+	return f
+}

@@ -254,3 +254,21 @@ ip route 10.0.0.0/8 blackhole
 		t.Errorf("default activation: %+v", n)
 	}
 }
+
+// Without a firewall rule to point at (iptables-legacy, a filter in
+// between), the probes and the wire still name the drop and where it is.
+func TestTCPDropWithoutRule(t *testing.T) {
+	for _, tc := range []struct{ file, where string }{{"tcp-dropped-node", "sno4"}, {"tcp-dropped-router", "vyos"}} {
+		ev := loadEvidence(t, tc.file)
+		for i := range ev.Net {
+			ev.Net[i].Firewall = nil
+		}
+		rep := diagnose.Diagnose(ev, "")
+		if got := rep.Causes(); !slices.Equal(got, []string{diagnose.CauseTCPDropped}) {
+			t.Fatalf("%s: %v", tc.file, got)
+		}
+		if f := rep.Findings[0]; f.Where != tc.where {
+			t.Errorf("%s: where %q, want %q\n%s", tc.file, f.Where, tc.where, strings.Join(f.Evidence, "\n"))
+		}
+	}
+}
