@@ -87,6 +87,16 @@ func (d *diag) routerSessions(rep *Report, peer string) []Finding {
 	return out
 }
 
+// openCause reports whether a cause is an OPEN parameter a running session
+// only meets at its next OPEN.
+func openCause(c string) bool {
+	switch c {
+	case CauseASMismatch, CauseRouterIDClash, CauseHoldTime, CauseMD5Mismatch, CauseMD5OneSide, CauseEBGPMultiHop:
+		return true
+	}
+	return false
+}
+
 // diag carries the evidence through the rules.
 type diag struct {
 	ev  *Evidence
@@ -128,6 +138,9 @@ func (d *diag) sessionRules(p *pair) []Finding {
 	var out []Finding
 	for _, r := range rules {
 		if f := r(p); f != nil {
+			if p.established() && openCause(f.Cause) {
+				f.Evidence = append(f.Evidence, "the session is still Established: the setting takes effect at the next OPEN, so the session will not come back after its next reset (clear bgp, a restart, a hold timer expiry)")
+			}
 			out = append(out, *f)
 		}
 	}

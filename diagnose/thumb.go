@@ -130,6 +130,9 @@ func (d *diag) thumb(p *pair, cause string) *Thumb {
 // the rule of thumb for a cause.
 func implNote(cause string, p *pair, sp, rt string) string {
 	router := routerSoftware(p.rtr) + " on " + p.routerNode
+	if p.established() && openCause(cause) {
+		return "both ends still show Established: the rule of thumb cannot see a fault that waits for the next OPEN; then the speaker (gobgp) shows Idle for 5 s after each NOTIFICATION"
+	}
 	switch cause {
 	case CauseASMismatch, CauseRouterIDClash, CauseHoldTime:
 		s := "the speaker (gobgp) follows it: Idle for 5 s after each NOTIFICATION, then Active again"

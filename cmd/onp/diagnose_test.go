@@ -62,7 +62,7 @@ func TestWriteSessions(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "SESSION") || !strings.HasPrefix(lines[1], "sno4 ↔ vyos  sno4  speaker (onp-bgp-peer)") || !strings.Contains(lines[2], "vyos  router") {
 		t.Fatalf("table:\n%s", b.String())
 	}
-	if !strings.Contains(lines[1], "192.168.126.3 AS64512") || !strings.Contains(lines[1], "6/6 Cease / Other Configuration Change") || !strings.Contains(lines[2], "AS64513") {
+	if !strings.Contains(lines[1], "192.168.126.3 AS64512") || !strings.Contains(lines[1], "2/2 OPEN Message Error / Bad Peer AS") || !strings.Contains(lines[2], "AS64513") {
 		t.Errorf("rows:\n%s", b.String())
 	}
 }
