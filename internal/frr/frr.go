@@ -52,6 +52,11 @@ const (
 // DefaultDaemons is the daemon set started when Options.Daemons is empty.
 var DefaultDaemons = []string{Zebra, Bgpd, Staticd, Bfdd}
 
+// DefaultFDLimit is the number of file descriptors a daemon is sized for
+// (FRR's --limit-fds): a lab router has a few sessions, and 1024 is the
+// open-files limit FRR gets on a default system.
+const DefaultFDLimit = 1024
+
 // MaxSocketPath is the longest unix socket path the kernel accepts
 // (sizeof(sun_path) minus the terminating NUL).
 const MaxSocketPath = 107
@@ -80,6 +85,11 @@ type Options struct {
 	// StopTimeout is how long Stop waits after SIGTERM before SIGKILL. Zero
 	// means 5s.
 	StopTimeout time.Duration
+	// FDLimit is passed as --limit-fds: FRR sizes each event loop's tables
+	// by it (by the process's open-files limit otherwise, which is often
+	// tens of thousands: some 2.5 MB per daemon for nothing). Zero means
+	// DefaultFDLimit; -1 leaves it to the open-files limit.
+	FDLimit int
 	// OnExit is called (in its own goroutine) when a daemon exits without
 	// Stop having asked it to; err is the wait error. The owner typically
 	// calls Restart and then re-applies its configuration.
@@ -289,6 +299,12 @@ func (in *Instance) daemonArgs(d string) []string {
 	}
 	if in.opts.LogLevel != "" {
 		args = append(args, "--log-level", in.opts.LogLevel)
+	}
+	switch {
+	case in.opts.FDLimit > 0:
+		args = append(args, "--limit-fds", strconv.Itoa(in.opts.FDLimit))
+	case in.opts.FDLimit == 0:
+		args = append(args, "--limit-fds", strconv.Itoa(DefaultFDLimit))
 	}
 	if d == Bfdd {
 		args = append(args, "--bfdctl", filepath.Join(dir, "bfdd.sock"))
