@@ -219,7 +219,7 @@ func (t *txn) clusterIP(k api.Kind, svc, old *api.Service) error {
 				return true
 			}
 		}
-		for _, sk := range t.order {
+		for _, sk := range t.stagedIPs[a] {
 			if e := t.staged[sk]; e != nil && sk != key && hasClusterIP(e, a) {
 				return true
 			}
@@ -310,7 +310,7 @@ func (t *txn) nodePorts(k api.Kind, svc, old *api.Service) error {
 				return true
 			}
 		}
-		for _, sk := range t.order {
+		for _, sk := range t.stagedPorts[p] {
 			if e := t.staged[sk]; e != nil && sk != key && hasNodePort(e, p) {
 				return true
 			}

@@ -122,13 +122,32 @@ func openDisk(dir string) (*disk, *snapshot, []walRecord, error) {
 	return d, snap, recs, nil
 }
 
-// append writes one change set.
+// append writes one change set. The objects are already JSON (as
+// json.Marshal writes it): the line is put together without encoding them
+// again.
 func (d *disk) append(rec walRecord) error {
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return err
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, `{"rv":%d`, rec.RV)
+	if len(rec.Put) > 0 {
+		buf.WriteString(`,"put":[`)
+		for i, raw := range rec.Put {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			buf.Write(raw)
+		}
+		buf.WriteByte(']')
 	}
-	b = append(b, '\n')
+	if len(rec.Del) > 0 {
+		del, err := json.Marshal(rec.Del)
+		if err != nil {
+			return err
+		}
+		buf.WriteString(`,"del":`)
+		buf.Write(del)
+	}
+	buf.WriteString("}\n")
+	b := buf.Bytes()
 	if _, err := d.wal.Write(b); err != nil {
 		return fmt.Errorf("write %s: %w", filepath.Join(d.dir, walFile), err)
 	}

@@ -282,17 +282,27 @@ func (srv *Server) apply(w http.ResponseWriter, r *http.Request) {
 		}
 		objs[i] = o
 	}
-	res, err := srv.store.Apply(r.Context(), objs, kube.ApplyOptions{Mode: req.Mode, DryRun: req.DryRun, Sources: req.Sources})
+	entries, res, err := srv.store.applyEntries(objs, kube.ApplyOptions{Mode: req.Mode, DryRun: req.DryRun, Sources: req.Sources})
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	out := ApplyResponse{Results: make([]ApplyResponseItem, len(res))}
+	// The stored JSON as it is, as in ApplyResponse.
+	var out bytes.Buffer
+	out.WriteString(`{"results":[`)
 	for i, x := range res {
-		raw, _ := json.Marshal(x.Object)
-		out.Results[i] = ApplyResponseItem{Action: x.Action, Object: raw}
+		if i > 0 {
+			out.WriteByte(',')
+		}
+		act, _ := json.Marshal(x.Action)
+		out.WriteString(`{"action":`)
+		out.Write(act)
+		out.WriteString(`,"object":`)
+		out.Write(entries[i].raw)
+		out.WriteByte('}')
 	}
-	writeJSON(w, 200, out)
+	out.WriteString("]}\n")
+	writeJSON(w, 200, out.Bytes())
 }
 
 // watch streams events as Kubernetes does: one JSON object per line,
@@ -312,30 +322,24 @@ func (srv *Server) watch(ctx context.Context, w http.ResponseWriter, r *http.Req
 		fl.Flush()
 	}
 	var buf bytes.Buffer
-	add := func(ev storeEvent) {
-		buf.WriteString(`{"type":"`)
-		buf.WriteString(ev.typ)
-		buf.WriteString(`","object":`)
-		buf.Write(ev.e.raw)
-		buf.WriteString("}\n")
-	}
-	ch := sub.ch
-	for ev := range ch {
+	for {
+		evs, ok := sub.next()
+		if !ok {
+			break
+		}
 		buf.Reset()
-		add(ev)
-		// Write what is queued before flushing.
-		done := false
-	drain:
-		for {
-			select {
-			case ev2, ok := <-ch:
-				if !ok {
-					done = true
-					break drain
+		for _, ev := range evs {
+			buf.WriteString(`{"type":"`)
+			buf.WriteString(ev.typ)
+			buf.WriteString(`","object":`)
+			buf.Write(ev.e.raw)
+			buf.WriteString("}\n")
+			// Write big backlogs in pieces.
+			if buf.Len() >= 1<<20 {
+				if _, err := w.Write(buf.Bytes()); err != nil {
+					return
 				}
-				add(ev2)
-			default:
-				break drain
+				buf.Reset()
 			}
 		}
 		if _, err := w.Write(buf.Bytes()); err != nil {
@@ -344,13 +348,8 @@ func (srv *Server) watch(ctx context.Context, w http.ResponseWriter, r *http.Req
 		if fl != nil {
 			fl.Flush()
 		}
-		if done {
-			break
-		}
 	}
-	sub.mu.Lock()
-	err = sub.err
-	sub.mu.Unlock()
+	err = sub.failure()
 	if err != nil {
 		var se *kube.StatusError
 		if errors.As(err, &se) {

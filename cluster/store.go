@@ -66,6 +66,8 @@ type entry struct {
 	obj  api.Object
 	raw  []byte
 	rv   uint64
+	// spec caches specOf(obj).
+	spec []byte
 }
 
 // storeEvent is one committed change.
@@ -96,10 +98,13 @@ type Store struct {
 	subs    map[*subscription]struct{}
 	hooks   map[int]func(res string)
 	hookID  int
+	informs map[string]map[*informHook]struct{}
 	closed  bool
 
 	clusterIPs map[netip.Addr]objKey
 	nodePorts  map[int32]objKey
+	// owned files objects by the UIDs of their owners.
+	owned map[string]map[objKey]struct{}
 }
 
 var _ kube.Interface = (*Store)(nil)
@@ -120,8 +125,10 @@ func OpenStore(opts StoreOptions) (*Store, error) {
 		objs:       map[string]map[objKey]*entry{},
 		subs:       map[*subscription]struct{}{},
 		hooks:      map[int]func(string){},
+		informs:    map[string]map[*informHook]struct{}{},
 		clusterIPs: map[netip.Addr]objKey{},
 		nodePorts:  map[int32]objKey{},
+		owned:      map[string]map[objKey]struct{}{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -197,6 +204,15 @@ func (s *Store) put(e *entry) {
 		s.objs[k.res] = m
 	}
 	m[k] = e
+	for _, ref := range e.obj.Meta().OwnerReferences {
+		if ref.UID == "" {
+			continue
+		}
+		if s.owned[ref.UID] == nil {
+			s.owned[ref.UID] = map[objKey]struct{}{}
+		}
+		s.owned[ref.UID][k] = struct{}{}
+	}
 	if svc, ok := e.obj.(*api.Service); ok {
 		for _, ip := range svc.Spec.ClusterIPs {
 			if a, err := netip.ParseAddr(ip); err == nil {
@@ -219,6 +235,14 @@ func (s *Store) remove(k objKey) {
 }
 
 func (s *Store) unindex(k objKey, e *entry) {
+	for _, ref := range e.obj.Meta().OwnerReferences {
+		if m := s.owned[ref.UID]; m != nil {
+			delete(m, k)
+			if len(m) == 0 {
+				delete(s.owned, ref.UID)
+			}
+		}
+	}
 	if svc, ok := e.obj.(*api.Service); ok {
 		for _, ip := range svc.Spec.ClusterIPs {
 			if a, err := netip.ParseAddr(ip); err == nil && s.clusterIPs[a] == k {
@@ -288,7 +312,7 @@ func (s *Store) Get(ctx context.Context, k api.Kind, namespace, name string) (ap
 	if !ok {
 		return nil, kube.NotFound(k, name)
 	}
-	return kube.Decode(e.raw)
+	return kube.DeepCopy(e.obj), nil
 }
 
 // GetRaw returns an object's stored JSON.
@@ -330,17 +354,21 @@ func (s *Store) listEntries(k api.Kind, namespace string, sel api.LabelSelector)
 
 // List implements kube.Interface.
 func (s *Store) List(ctx context.Context, k api.Kind, namespace string, opts kube.ListOptions) (*kube.List, error) {
-	raws, rv, err := s.ListRaw(k, namespace, opts)
-	if err != nil {
-		return nil, err
+	k = kube.Preferred(k)
+	if !k.Namespaced {
+		namespace = ""
 	}
-	l := &kube.List{ResourceVersion: rv, Items: make([]api.Object, 0, len(raws))}
-	for _, r := range raws {
-		o, err := kube.Decode(r)
-		if err != nil {
-			return nil, kube.InternalError(err)
-		}
-		l.Items = append(l.Items, o)
+	sel, err := kube.ParseSelector(opts.LabelSelector)
+	if err != nil {
+		return nil, kube.BadRequest("%v", err)
+	}
+	s.mu.RLock()
+	es := s.listEntries(k, namespace, sel)
+	rv := strconv.FormatUint(s.rv, 10)
+	s.mu.RUnlock()
+	l := &kube.List{ResourceVersion: rv, Items: make([]api.Object, 0, len(es))}
+	for _, e := range es {
+		l.Items = append(l.Items, kube.DeepCopy(e.obj))
 	}
 	return l, nil
 }
@@ -365,23 +393,35 @@ func (s *Store) ListRaw(k api.Kind, namespace string, opts kube.ListOptions) ([]
 	return out, strconv.FormatUint(s.rv, 10), nil
 }
 
-// subscription is one watch.
+// subscription is one watch: a queue the store appends committed events
+// to and one reader drains.
 type subscription struct {
 	res    string
 	ns     string
 	sel    api.LabelSelector
-	ch     chan storeEvent
+	mu     sync.Mutex
+	queue  []storeEvent
+	wake   chan struct{}
 	done   bool
 	err    error
-	mu     sync.Mutex
 	store  *Store
 	cancel context.CancelFunc
 }
 
 // watchBuffer is how many events a watcher may fall behind before it is
-// dropped (it then lists again, as with a real API server).
-const watchBuffer = 4096
+// dropped (it then lists again, as with a real API server). It is large
+// enough for a watcher to take in one apply of tens of thousands of
+// objects and the controllers' writes that follow.
+const watchBuffer = 1 << 17
 
+func (sub *subscription) signal() {
+	select {
+	case sub.wake <- struct{}{}:
+	default:
+	}
+}
+
+// close ends the watch once the queued events are read.
 func (sub *subscription) close(err error) {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
@@ -390,7 +430,7 @@ func (sub *subscription) close(err error) {
 	}
 	sub.done = true
 	sub.err = err
-	close(sub.ch)
+	sub.signal()
 }
 
 func (sub *subscription) matches(e *entry) bool {
@@ -398,20 +438,49 @@ func (sub *subscription) matches(e *entry) bool {
 	return (sub.ns == "" || m.Namespace == sub.ns) && sub.sel.Matches(m.Labels)
 }
 
-// deliver sends without blocking; a full buffer ends the watch.
+// deliver queues an event; a watcher too far behind is ended.
 func (sub *subscription) deliver(ev storeEvent) {
 	sub.mu.Lock()
+	defer sub.mu.Unlock()
 	if sub.done {
-		sub.mu.Unlock()
 		return
 	}
-	select {
-	case sub.ch <- ev:
-		sub.mu.Unlock()
-	default:
-		sub.mu.Unlock()
-		sub.close(kube.Expired("watch fell more than %d events behind; list again", watchBuffer))
+	if len(sub.queue) >= watchBuffer {
+		sub.queue = nil
+		sub.done = true
+		sub.err = kube.Expired("watch fell more than %d events behind; list again", watchBuffer)
+		sub.signal()
+		return
 	}
+	sub.queue = append(sub.queue, ev)
+	sub.signal()
+}
+
+// next waits for events and returns all that are queued; false once the
+// watch has ended and everything was read.
+func (sub *subscription) next() ([]storeEvent, bool) {
+	for {
+		sub.mu.Lock()
+		if len(sub.queue) > 0 {
+			q := sub.queue
+			sub.queue = nil
+			sub.mu.Unlock()
+			return q, true
+		}
+		if sub.done {
+			sub.mu.Unlock()
+			return nil, false
+		}
+		sub.mu.Unlock()
+		<-sub.wake
+	}
+}
+
+// failure is why the watch ended (nil after a cancel).
+func (sub *subscription) failure() error {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	return sub.err
 }
 
 // subscribe starts a raw watch: events after rv ("" or "0": the current
@@ -439,7 +508,7 @@ func (s *Store) subscribe(ctx context.Context, k api.Kind, namespace string, opt
 		return nil, kube.NewStatusError(kube.ReasonServiceUnavailable, 503, "the cluster is shutting down")
 	}
 	cctx, cancel := context.WithCancel(ctx)
-	sub := &subscription{res: kube.ResourceKey(k), ns: namespace, sel: sel, ch: make(chan storeEvent, watchBuffer), store: s, cancel: cancel}
+	sub := &subscription{res: kube.ResourceKey(k), ns: namespace, sel: sel, wake: make(chan struct{}, 1), store: s, cancel: cancel}
 	var backlog []storeEvent
 	if !resume {
 		for _, e := range s.listEntries(k, namespace, sel) {
@@ -465,12 +534,7 @@ func (s *Store) subscribe(ctx context.Context, k api.Kind, namespace string, opt
 			}
 		}
 	}
-	if len(backlog) > watchBuffer {
-		sub.ch = make(chan storeEvent, len(backlog)+watchBuffer)
-	}
-	for _, ev := range backlog {
-		sub.ch <- ev
-	}
+	sub.queue = backlog
 	s.subs[sub] = struct{}{}
 	go func() {
 		<-cctx.Done()
@@ -508,6 +572,11 @@ func (s *Store) publish(evs []storeEvent) {
 				sub.deliver(ev)
 			}
 		}
+		for h := range s.informs[res] {
+			if h.ns == "" || h.ns == ev.e.obj.Meta().Namespace {
+				h.fn(ev.typ, ev.e.obj)
+			}
+		}
 	}
 	for res := range changed {
 		for _, fn := range s.hooks {
@@ -518,18 +587,13 @@ func (s *Store) publish(evs []storeEvent) {
 
 // storeWatcher adapts a subscription to kube.Watcher.
 type storeWatcher struct {
-	sub  *subscription
-	out  chan kube.WatchEvent
-	once sync.Once
+	sub *subscription
+	out chan kube.WatchEvent
 }
 
 func (w *storeWatcher) Events() <-chan kube.WatchEvent { return w.out }
 func (w *storeWatcher) Stop()                          { w.sub.cancel() }
-func (w *storeWatcher) Err() error {
-	w.sub.mu.Lock()
-	defer w.sub.mu.Unlock()
-	return w.sub.err
-}
+func (w *storeWatcher) Err() error                     { return w.sub.failure() }
 
 // Watch implements kube.Interface.
 func (s *Store) Watch(ctx context.Context, k api.Kind, namespace string, opts kube.ListOptions) (kube.Watcher, error) {
@@ -540,20 +604,65 @@ func (s *Store) Watch(ctx context.Context, k api.Kind, namespace string, opts ku
 	w := &storeWatcher{sub: sub, out: make(chan kube.WatchEvent)}
 	go func() {
 		defer close(w.out)
-		for ev := range sub.ch {
-			o, err := kube.Decode(ev.e.raw)
-			if err != nil {
-				continue
-			}
-			select {
-			case w.out <- kube.WatchEvent{Type: ev.typ, Object: o}:
-			case <-ctx.Done():
-				sub.cancel()
-				for range sub.ch {
-				}
+		for {
+			evs, ok := sub.next()
+			if !ok {
 				return
+			}
+			for _, ev := range evs {
+				o, err := kube.Decode(ev.e.raw)
+				if err != nil {
+					continue
+				}
+				select {
+				case w.out <- kube.WatchEvent{Type: ev.typ, Object: o}:
+				case <-ctx.Done():
+					sub.cancel()
+					return
+				}
 			}
 		}
 	}()
 	return w, nil
+}
+
+// informHook is one synchronous feed (Inform).
+type informHook struct {
+	ns string
+	fn func(typ string, o api.Object)
+}
+
+var _ kube.SyncSource = (*Store)(nil)
+
+// Inform implements kube.SyncSource: fn gets every current object of the
+// kind in namespace ("" for all) as ADDED, then every committed change,
+// with the store locked, before the write returns. The objects are the
+// stored ones, which the store never changes; fn and whoever it hands them
+// to must not change them either.
+func (s *Store) Inform(k api.Kind, namespace string, fn func(typ string, o api.Object)) (func(), error) {
+	k = kube.Preferred(k)
+	if !k.Namespaced {
+		namespace = ""
+	}
+	res := kube.ResourceKey(k)
+	h := &informHook{ns: namespace, fn: fn}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, kube.NewStatusError(kube.ReasonServiceUnavailable, 503, "the cluster is shutting down")
+	}
+	for key, e := range s.objs[res] {
+		if namespace == "" || key.ns == namespace {
+			fn(kube.Added, e.obj)
+		}
+	}
+	if s.informs[res] == nil {
+		s.informs[res] = map[*informHook]struct{}{}
+	}
+	s.informs[res][h] = struct{}{}
+	return func() {
+		s.mu.Lock()
+		delete(s.informs[res], h)
+		s.mu.Unlock()
+	}, nil
 }

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/netip"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,10 +33,17 @@ type txn struct {
 	sources  map[string]api.Source
 	// metallb is set when a MetalLB resource is created or changed.
 	metallb bool
+	// Indexes of the staged entries (keys whose staged version had the
+	// value at some point: check the current one): cluster IPs, node ports
+	// and owner UIDs.
+	stagedIPs   map[netip.Addr][]objKey
+	stagedPorts map[int32][]objKey
+	stagedOwned map[string][]objKey
 }
 
 func (s *Store) begin() *txn {
-	return &txn{s: s, staged: map[objKey]*entry{}, now: s.opts.Now().UTC().Truncate(time.Second)}
+	return &txn{s: s, staged: map[objKey]*entry{}, now: s.opts.Now().UTC().Truncate(time.Second),
+		stagedIPs: map[netip.Addr][]objKey{}, stagedPorts: map[int32][]objKey{}, stagedOwned: map[string][]objKey{}}
 }
 
 func (t *txn) get(k objKey) (*entry, bool) {
@@ -49,6 +58,67 @@ func (t *txn) stage(k objKey, e *entry) {
 		t.order = append(t.order, k)
 	}
 	t.staged[k] = e
+	if e == nil {
+		return
+	}
+	if svc, ok := e.obj.(*api.Service); ok {
+		for _, ip := range svc.Spec.ClusterIPs {
+			if a, err := netip.ParseAddr(ip); err == nil {
+				t.stagedIPs[a] = append(t.stagedIPs[a], k)
+			}
+		}
+		for _, p := range svc.Spec.Ports {
+			if p.NodePort != 0 {
+				t.stagedPorts[p.NodePort] = append(t.stagedPorts[p.NodePort], k)
+			}
+		}
+	}
+	for _, ref := range e.obj.Meta().OwnerReferences {
+		if ref.UID != "" {
+			t.stagedOwned[ref.UID] = append(t.stagedOwned[ref.UID], k)
+		}
+	}
+}
+
+// ownedBy reports whether e has an owner reference to uid.
+func ownedBy(e *entry, uid string) bool {
+	for _, ref := range e.obj.Meta().OwnerReferences {
+		if ref.UID == uid {
+			return true
+		}
+	}
+	return false
+}
+
+// dependents are the objects, committed or staged, with an owner
+// reference to uid, sorted by key.
+func (t *txn) dependents(uid string) []*entry {
+	seen := map[objKey]bool{}
+	var keys []objKey
+	for _, k := range append(slices.Collect(maps.Keys(t.s.owned[uid])), t.stagedOwned[uid]...) {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if e, ok := t.get(k); ok && ownedBy(e, uid) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.res != b.res {
+			return a.res < b.res
+		}
+		if a.ns != b.ns {
+			return a.ns < b.ns
+		}
+		return a.name < b.name
+	})
+	out := make([]*entry, len(keys))
+	for i, k := range keys {
+		out[i], _ = t.get(k)
+	}
+	return out
 }
 
 // resources lists every resource that has objects, committed or staged.
@@ -199,15 +269,23 @@ func (t *txn) note(k api.Kind, o api.Object) {
 // specOf returns an object's JSON without metadata and status: what a
 // generation counts.
 func specOf(o api.Object) []byte {
-	b, _ := json.Marshal(o)
-	var m map[string]json.RawMessage
-	json.Unmarshal(b, &m)
-	delete(m, "metadata")
-	delete(m, "status")
-	delete(m, "apiVersion")
-	delete(m, "kind")
-	out, _ := json.Marshal(m)
+	c := reflect.ValueOf(shallowCopy(o)).Elem()
+	for _, f := range []string{"TypeMeta", "ObjectMeta", "Status"} {
+		if fv := c.FieldByName(f); fv.IsValid() && fv.CanSet() {
+			fv.Set(reflect.Zero(fv.Type()))
+		}
+	}
+	out, _ := json.Marshal(c.Addr().Interface())
 	return out
+}
+
+// spec returns specOf an entry's object, computed once (with the store
+// locked for writing).
+func (e *entry) specJSON() []byte {
+	if e.spec == nil {
+		e.spec = specOf(e.obj)
+	}
+	return e.spec
 }
 
 // replace stages a new version of an existing object: uid, creation time and
@@ -233,6 +311,7 @@ func (t *txn) replace(o api.Object, statusOnly bool) (*entry, bool, error) {
 		return nil, false, kube.Conflict(k, m.Name, fmt.Sprintf("Precondition failed: UID in precondition: %s, UID in object meta: %s", m.UID, old.obj.Meta().UID))
 	}
 	var next api.Object
+	var spec []byte
 	if statusOnly {
 		if !hasStatus(k) {
 			return nil, false, kube.NewStatusError(kube.ReasonNotFound, http.StatusNotFound, "%s have no status subresource", kube.GroupResource(k))
@@ -250,14 +329,16 @@ func (t *txn) replace(o api.Object, statusOnly bool) (*entry, bool, error) {
 		if err := t.defaults(k, next, old.obj); err != nil {
 			return nil, false, err
 		}
-		if !bytes.Equal(specOf(next), specOf(old.obj)) {
+		spec = specOf(next)
+		if !bytes.Equal(spec, old.specJSON()) {
 			next.Meta().Generation++
 		}
 	}
-	next.Meta().ResourceVersion = ""
-	if sameObject(next, old.obj) {
+	if unchanged(next, old) {
+		next.Meta().ResourceVersion = ""
 		return old, false, nil
 	}
+	next.Meta().ResourceVersion = ""
 	// An object being deleted goes once its last finalizer is removed.
 	if m := next.Meta(); m.DeletionTimestamp != nil && len(m.Finalizers) == 0 && !isPod(k) {
 		if err := t.remove(key, old); err != nil {
@@ -266,6 +347,11 @@ func (t *txn) replace(o api.Object, statusOnly bool) (*entry, bool, error) {
 		return old, true, nil
 	}
 	e := newEntry(k, next)
+	if spec != nil {
+		e.spec = spec
+	} else if statusOnly {
+		e.spec = old.spec
+	}
 	t.stage(key, e)
 	if !statusOnly {
 		t.note(k, next)
@@ -281,21 +367,37 @@ func hasStatus(k api.Kind) bool {
 	return ok && f.Type.Kind() != reflect.String
 }
 
-// withStatus returns a copy of base with src's status.
-func withStatus(base, src api.Object) api.Object {
-	out := kube.Clone(base)
-	sv := reflect.ValueOf(src).Elem().FieldByName("Status")
-	reflect.ValueOf(out).Elem().FieldByName("Status").Set(sv)
-	return kube.Clone(out)
+// shallowCopy returns a copy of an object's struct: its own metadata and
+// status structs, sharing slices, maps and pointers with o.
+func shallowCopy(o api.Object) api.Object {
+	v := reflect.ValueOf(o).Elem()
+	n := reflect.New(v.Type())
+	n.Elem().Set(v)
+	return n.Interface().(api.Object)
 }
 
-// sameObject compares two objects ignoring the resource version.
-func sameObject(a, b api.Object) bool {
-	ac, bc := kube.Clone(a), kube.Clone(b)
-	ac.Meta().ResourceVersion, bc.Meta().ResourceVersion = "", ""
-	ab, _ := json.Marshal(ac)
-	bb, _ := json.Marshal(bc)
-	return bytes.Equal(ab, bb)
+// withStatus returns a copy of base with src's status. The copy shares
+// what it does not change with base and src: stored objects are never
+// changed, and the transaction owns the objects it was given.
+func withStatus(base, src api.Object) api.Object {
+	out := shallowCopy(base)
+	sv := reflect.ValueOf(src).Elem().FieldByName("Status")
+	reflect.ValueOf(out).Elem().FieldByName("Status").Set(sv)
+	return out
+}
+
+// unchanged reports whether next is what is stored as old, resource
+// version aside: next's JSON with old's version is old's stored JSON.
+func unchanged(next api.Object, old *entry) bool {
+	raw := old.raw
+	if raw == nil {
+		// Staged in this transaction.
+		raw, _ = json.Marshal(old.obj)
+	}
+	m := next.Meta()
+	m.ResourceVersion = old.obj.Meta().ResourceVersion
+	b, err := json.Marshal(next)
+	return err == nil && bytes.Equal(b, raw)
 }
 
 // apply creates or updates an object as kubectl apply does: labels and
@@ -473,18 +575,7 @@ func (t *txn) remove(key objKey, old *entry) error {
 	if uid == "" {
 		return nil
 	}
-	var deps []*entry
-	for _, res := range t.resources() {
-		t.each(res, func(e *entry) {
-			for _, ref := range e.obj.Meta().OwnerReferences {
-				if ref.UID == uid {
-					deps = append(deps, e)
-					return
-				}
-			}
-		})
-	}
-	for _, d := range deps {
+	for _, d := range t.dependents(uid) {
 		m := d.obj.Meta()
 		if err := t.delete(d.kind, m.Namespace, m.Name, kube.DeleteOptions{}); err != nil && !kube.IsNotFound(err) {
 			return err
@@ -655,11 +746,12 @@ func (s *Store) write(fn func(t *txn) error) ([]*entry, error) {
 	return t.commit()
 }
 
+// decoded returns a copy of an entry's object for the caller.
 func decoded(e *entry) (api.Object, error) {
 	if e == nil {
 		return nil, nil
 	}
-	return kube.Decode(e.raw)
+	return kube.DeepCopy(e.obj), nil
 }
 
 // Create implements kube.Interface.
@@ -667,7 +759,7 @@ func (s *Store) Create(ctx context.Context, obj api.Object) (api.Object, error) 
 	var e *entry
 	_, err := s.write(func(t *txn) error {
 		var err error
-		e, err = t.create(kube.Clone(obj))
+		e, err = t.create(kube.DeepCopy(obj))
 		return err
 	})
 	if err != nil {
@@ -690,7 +782,7 @@ func (s *Store) replaceObj(obj api.Object, status bool) (api.Object, error) {
 	var e *entry
 	_, err := s.write(func(t *txn) error {
 		var err error
-		e, _, err = t.replace(kube.Clone(obj), status)
+		e, _, err = t.replace(kube.DeepCopy(obj), status)
 		return err
 	})
 	if err != nil {
@@ -710,25 +802,38 @@ func (s *Store) Delete(ctx context.Context, k api.Kind, namespace, name string, 
 
 // Apply implements kube.Interface.
 func (s *Store) Apply(ctx context.Context, objs []api.Object, opts kube.ApplyOptions) ([]kube.ApplyResult, error) {
+	entries, results, err := s.applyEntries(objs, opts)
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range entries {
+		results[i].Object = kube.DeepCopy(e.obj)
+	}
+	return results, nil
+}
+
+// applyEntries is Apply returning the entries (their JSON is set, also
+// for a dry run) and the actions.
+func (s *Store) applyEntries(objs []api.Object, opts kube.ApplyOptions) ([]*entry, []kube.ApplyResult, error) {
 	mode := opts.Mode
 	if mode == "" {
 		mode = kube.ModeApply
 	}
 	if mode != kube.ModeApply && mode != kube.ModeCreate {
-		return nil, kube.BadRequest("unknown apply mode %q (use %s or %s)", mode, kube.ModeApply, kube.ModeCreate)
+		return nil, nil, kube.BadRequest("unknown apply mode %q (use %s or %s)", mode, kube.ModeApply, kube.ModeCreate)
 	}
 	results := make([]kube.ApplyResult, len(objs))
 	entries := make([]*entry, len(objs))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, kube.NewStatusError(kube.ReasonServiceUnavailable, http.StatusServiceUnavailable, "the cluster is shutting down")
+		return nil, nil, kube.NewStatusError(kube.ReasonServiceUnavailable, http.StatusServiceUnavailable, "the cluster is shutting down")
 	}
 	t := s.begin()
 	t.sources = map[string]api.Source{}
 	var failures []error
 	for i, o := range objs {
-		o = kube.Clone(o)
+		o = kube.DeepCopy(o)
 		if i < len(opts.Sources) {
 			if k, ok := kube.KindOf(api.Normalize(o)); ok && k.Namespaced && o.Meta().Namespace == "" {
 				o.Meta().Namespace = "default"
@@ -747,27 +852,22 @@ func (s *Store) Apply(ctx context.Context, objs []api.Object, opts kube.ApplyOpt
 		}
 	}
 	if len(failures) > 0 {
-		return nil, joinFailures(failures)
+		return nil, nil, joinFailures(failures)
 	}
 	if opts.DryRun {
 		if err := t.admit(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	} else if _, err := t.commit(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i, e := range entries {
 		if e.raw == nil {
 			raw, _ := json.Marshal(e.obj)
-			e = &entry{kind: e.kind, obj: e.obj, raw: raw}
+			entries[i] = &entry{kind: e.kind, obj: e.obj, raw: raw}
 		}
-		o, err := kube.Decode(e.raw)
-		if err != nil {
-			return nil, kube.InternalError(err)
-		}
-		results[i].Object = o
 	}
-	return results, nil
+	return entries, results, nil
 }
 
 // withSource prefixes an object's failure with where it was written.

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"reflect"
 	"strconv"
+	"sync"
 
 	"github.com/onp-lab/onp/metallb/api"
 )
@@ -68,4 +69,113 @@ func ServiceIngressIPs(svc *api.Service) []netip.Addr {
 		}
 	}
 	return out
+}
+
+// DeepCopy returns a deep copy of an object, of the same Go type, without
+// going through JSON: pointers, slices, maps and interfaces are copied,
+// nil stays nil and empty stays empty (Clone normalizes both as JSON
+// does). Unexported fields (a time.Time's location) are shared.
+func DeepCopy[T api.Object](o T) T {
+	v := reflect.ValueOf(o)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return o
+	}
+	return deepCopy(v).Interface().(T)
+}
+
+func deepCopy(v reflect.Value) reflect.Value {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return v
+		}
+		n := reflect.New(v.Type().Elem())
+		n.Elem().Set(deepCopy(v.Elem()))
+		return n
+	case reflect.Struct:
+		if !hasRefs(v.Type()) {
+			return v
+		}
+		n := reflect.New(v.Type()).Elem()
+		n.Set(v)
+		for i := 0; i < v.NumField(); i++ {
+			f := n.Field(i)
+			if f.CanSet() && hasRefs(f.Type()) {
+				f.Set(deepCopy(v.Field(i)))
+			}
+		}
+		return n
+	case reflect.Slice:
+		if v.IsNil() {
+			return v
+		}
+		n := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		if !hasRefs(v.Type().Elem()) {
+			reflect.Copy(n, v)
+			return n
+		}
+		for i := 0; i < v.Len(); i++ {
+			n.Index(i).Set(deepCopy(v.Index(i)))
+		}
+		return n
+	case reflect.Array:
+		n := reflect.New(v.Type()).Elem()
+		n.Set(v)
+		if hasRefs(v.Type().Elem()) {
+			for i := 0; i < v.Len(); i++ {
+				n.Index(i).Set(deepCopy(v.Index(i)))
+			}
+		}
+		return n
+	case reflect.Map:
+		if v.IsNil() {
+			return v
+		}
+		n := reflect.MakeMapWithSize(v.Type(), v.Len())
+		refs := hasRefs(v.Type().Key()) || hasRefs(v.Type().Elem())
+		it := v.MapRange()
+		for it.Next() {
+			if refs {
+				n.SetMapIndex(deepCopy(it.Key()), deepCopy(it.Value()))
+			} else {
+				n.SetMapIndex(it.Key(), it.Value())
+			}
+		}
+		return n
+	case reflect.Interface:
+		if v.IsNil() {
+			return v
+		}
+		n := reflect.New(v.Type()).Elem()
+		n.Set(deepCopy(v.Elem()))
+		return n
+	}
+	return v
+}
+
+var refsCache sync.Map // reflect.Type → bool
+
+// hasRefs reports whether values of t can refer to shared memory.
+func hasRefs(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
+		return true
+	case reflect.Array:
+		return hasRefs(t.Elem())
+	case reflect.Struct:
+		if v, ok := refsCache.Load(t); ok {
+			return v.(bool)
+		}
+		refsCache.Store(t, true) // recursive types
+		r := false
+		for i := 0; i < t.NumField(); i++ {
+			if t.Field(i).IsExported() && hasRefs(t.Field(i).Type) {
+				r = true
+				break
+			}
+		}
+		refsCache.Store(t, r)
+		return r
+	}
+	return false
 }
