@@ -294,7 +294,7 @@ func peer(addr string, peerASN int, extra string) string {
 var wireEvidence = map[string]string{
 	"as-mismatch-router":  "NOTIFICATION received 2/2 OPEN Message Error / Bad Peer AS",
 	"as-mismatch-speaker": "NOTIFICATION sent 2/2 OPEN Message Error / Bad Peer AS",
-	"router-id-clash":     "Bad BGP Identifier",
+	"router-id-clash":     "NOTIFICATION received 2/3 OPEN Message Error / Bad BGP Identifier",
 	"hold-time":           "takes effect at the next OPEN",
 	"admin-shutdown":      "NOTIFICATION received 6/2 Cease / Administrative Shutdown",
 	"md5-mismatch":        "with a TCP-MD5 signature",
