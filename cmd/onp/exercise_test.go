@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -104,7 +106,7 @@ func TestExerciseListShowValidate(t *testing.T) {
 		t.Fatalf("show: %+v", r)
 	}
 	r = onpx(t, home, "", "exercise", "validate", "asn-mismatch", "ebgp-multihop")
-	if r.code != 0 || !strings.Contains(r.stdout, "builtin:ebgp-multihop: valid (exercise ebgp-multihop, lab multihop: 5 nodes; 3 setup steps, 1 break steps, 3 hints, 4 checks)") {
+	if r.code != 0 || !strings.Contains(r.stdout, "builtin:ebgp-multihop: valid (exercise ebgp-multihop, lab multihop: 4 nodes; 3 setup steps, 1 break steps, 3 hints, 4 checks)") {
 		t.Fatalf("validate: %+v", r)
 	}
 	// Unknown names: a clear list of the valid ones, exit code 2, for
@@ -465,5 +467,34 @@ func TestWorkshop(t *testing.T) {
 	}
 	if _, err := os.Stat(exercises.WorkshopDir(home, ws)); !os.IsNotExist(err) {
 		t.Errorf("workshop directory left: %v", err)
+	}
+}
+
+// docs/cli.md describes the exercise and workshop commands and their flags
+// (TestDocsMatchCommands does the same for the commands main.go lists).
+func TestExerciseDocs(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &app{}
+	root := a.rootCommand()
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if !strings.Contains(string(doc), c.CommandPath()) {
+			t.Errorf("docs/cli.md does not describe %q", c.CommandPath())
+		}
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if f.Name != "help" && !strings.Contains(string(doc), "--"+f.Name) {
+				t.Errorf("docs/cli.md does not mention flag --%s of %s", f.Name, c.CommandPath())
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	for _, c := range []*cobra.Command{a.exerciseCommand(), a.workshopCommand()} {
+		root.AddCommand(c)
+		walk(c)
 	}
 }
