@@ -36,6 +36,22 @@ type Controller interface {
 	Reconcile(ctx context.Context, c kube.Interface) error
 }
 
+// Informed is a Controller that reads shared informers (each kind's
+// objects decoded once, kept in memory and shared by the process's
+// controllers, fed by the store itself inside the agent) and reconciles
+// only what changed. Its runner calls Inform once, before the informers
+// start: the controller takes the informers it reads and registers
+// handlers that note what changed (kube.Dirty) and call notify. Watches is
+// then informational. Before the first Reconcile and every resync period
+// the runner calls Resync, which asks for everything to be brought in line
+// (the safety net of a level-triggered controller); in between, Reconcile
+// handles what was noted (and, after an error, what failed).
+type Informed interface {
+	Controller
+	Inform(inf *kube.Informers, notify func())
+	Resync()
+}
+
 // AgentOptions configure a node's cluster agent.
 type AgentOptions struct {
 	// Lab and Node name the lab and the cluster node (pod namespaces are
@@ -118,9 +134,9 @@ func RunAgent(ctx context.Context, opts AgentOptions) error {
 
 	ctrls := []Controller{
 		&controllers.Node{NodeName: opts.Node, Addresses: opts.NodeAddresses, PodCIDR: opts.PodSubnet, Version: Version},
-		controllers.Endpoints{},
+		&controllers.Endpoints{},
 		&controllers.MetalLB{Namespace: opts.MetalLBNamespace, Host: opts.Node, Logger: log.With("controller", "metallb-controller")},
-		controllers.EventExpiry{},
+		&controllers.EventExpiry{},
 	}
 	if !opts.APIOnly {
 		ctrls = append(ctrls,
@@ -129,15 +145,22 @@ func RunAgent(ctx context.Context, opts AgentOptions) error {
 		)
 	}
 	ctrls = append(ctrls, opts.Controllers...)
+	infs := kube.NewInformers(store, log)
 	runners := make([]*runner, len(ctrls))
 	for i, c := range ctrls {
 		r := &runner{c: c, trigger: make(chan struct{}, 1), watches: map[string]bool{}, log: log.With("controller", c.Name())}
+		if ic, ok := c.(Informed); ok {
+			r.informed, r.infs = ic, infs
+			ic.Inform(infs, r.poke)
+		}
 		for _, w := range c.Watches() {
 			k, ok := kube.LookupResource(w)
 			if !ok {
 				return fmt.Errorf("controller %s watches %q, which is not a resource of the cluster", c.Name(), w)
 			}
-			r.watches[kube.ResourceKey(k)] = true
+			if r.informed == nil {
+				r.watches[kube.ResourceKey(k)] = true
+			}
 		}
 		runners[i] = r
 	}
@@ -152,6 +175,11 @@ func RunAgent(ctx context.Context, opts AgentOptions) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	infs.Start(ctx)
+	defer func() {
+		cancel()
+		infs.Wait()
+	}()
 	srv := NewServer(store, log)
 	serveErr := make(chan error, 1)
 	go func() {
@@ -231,6 +259,9 @@ type runner struct {
 	trigger chan struct{}
 	watches map[string]bool
 	log     *slog.Logger
+	// informed is c when it reads infs.
+	informed Informed
+	infs     *kube.Informers
 }
 
 func (r *runner) poke() {
@@ -245,6 +276,12 @@ func (r *runner) run(ctx context.Context, c kube.Interface, resync time.Duration
 	lastErr := ""
 	tick := time.NewTicker(resync)
 	defer tick.Stop()
+	if r.informed != nil {
+		if !r.infs.WaitForSync(ctx) {
+			return
+		}
+		r.informed.Resync()
+	}
 	for {
 		err := r.c.Reconcile(ctx, c)
 		if ctx.Err() != nil {
@@ -271,6 +308,9 @@ func (r *runner) run(ctx context.Context, c kube.Interface, resync time.Duration
 			return
 		case <-r.trigger:
 		case <-tick.C:
+			if r.informed != nil {
+				r.informed.Resync()
+			}
 		case <-wait:
 		}
 	}

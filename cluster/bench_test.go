@@ -159,3 +159,98 @@ func BenchmarkAgentRSS(b *testing.B) {
 		os.RemoveAll(dir)
 	}
 }
+
+// BenchmarkAPIOnlyServicesToIngress: N LoadBalancer Services applied in
+// one request to an API-only agent (store, API, MetalLB's controller,
+// endpointslices) → every one has its EXTERNAL-IP (seen through a watch
+// over the socket, as the speaker sees them); then all deleted one by one.
+// Reported: the apply call, apply → all assigned, and the deletes.
+func BenchmarkAPIOnlyServicesToIngress(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
+			dir := filepath.Join(b.TempDir(), "nodes", "sno4")
+			ctx, cancel := context.WithCancel(context.Background())
+			ready := make(chan struct{})
+			done := make(chan error, 1)
+			go func() {
+				done <- cluster.RunAgent(ctx, cluster.AgentOptions{Lab: "b", Node: "sno4", Dir: dir, APIOnly: true, Ready: func() { close(ready) }})
+			}()
+			b.Cleanup(func() {
+				cancel()
+				if err := <-done; err != nil {
+					b.Error(err)
+				}
+			})
+			<-ready
+			c := client.New(cluster.SocketPath(dir))
+			defer c.Close()
+			var objs []api.Object
+			docs, err := api.Decode("pool", []byte(`apiVersion: v1
+kind: Namespace
+metadata: {name: metallb-system}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: apps}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {namespace: metallb-system, name: big}
+spec: {addresses: [10.100.0.0/16]}
+`))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, d := range docs {
+				objs = append(objs, d.Object)
+			}
+			if _, err := c.Apply(ctx, objs, kube.ApplyOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			svcs := make([]api.Object, n)
+			for i := range svcs {
+				svc := &api.Service{ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("s%05d", i), Namespace: "apps"}, Spec: api.ServiceSpec{
+					Type: api.ServiceTypeLoadBalancer, Ports: []api.ServicePort{{Port: 80, Protocol: api.ProtocolTCP}},
+				}}
+				svc.SetGVK(api.GVK{APIVersion: api.CoreV1, Kind: "Service"})
+				svcs[i] = svc
+			}
+			var applyT, ingressT, deleteT time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				w, err := c.Watch(ctx, kube.KindFor[api.Service](), "apps", kube.ListOptions{ResourceVersion: strconv.FormatUint(currentRV(b, c), 10)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				t0 := time.Now()
+				if _, err := c.Apply(ctx, svcs, kube.ApplyOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				applyT += time.Since(t0)
+				have := map[string]bool{}
+				for ev := range w.Events() {
+					if s := ev.Object.(*api.Service); len(s.Status.LoadBalancer.Ingress) > 0 {
+						have[s.Name] = true
+					}
+					if len(have) == n {
+						break
+					}
+				}
+				w.Stop()
+				ingressT += time.Since(t0)
+				t1 := time.Now()
+				for j := range n {
+					if err := c.Delete(ctx, kube.KindFor[api.Service](), "apps", fmt.Sprintf("s%05d", j), kube.DeleteOptions{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				deleteT += time.Since(t1)
+			}
+			b.StopTimer()
+			ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N) }
+			b.ReportMetric(ms(applyT), "apply-ms")
+			b.ReportMetric(ms(ingressT), "all-assigned-ms")
+			b.ReportMetric(ms(deleteT), "delete-all-ms")
+		})
+	}
+}

@@ -15,7 +15,8 @@ import (
 // exactly as the agent runs its own: Reconcile at start, after changes to
 // the resources it Watches (coalesced, through watches that resume after
 // interruptions and list again when too far behind), every resync period
-// (default 30s), and with backoff after errors, until ctx ends.
+// (default 30s), and with backoff after errors, until ctx ends. An
+// Informed controller gets informers that list and watch through c.
 func RunController(ctx context.Context, c kube.Interface, ctrl Controller, resync time.Duration, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -28,6 +29,17 @@ func RunController(ctx context.Context, c kube.Interface, ctrl Controller, resyn
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if ic, ok := ctrl.(Informed); ok {
+		// The controller's informers list and watch what it reads.
+		infs := kube.NewInformers(c, log)
+		r.informed, r.infs = ic, infs
+		ic.Inform(infs, r.poke)
+		infs.Start(ctx)
+		r.run(ctx, c, resync)
+		cancel()
+		infs.Wait()
+		return nil
+	}
 	for _, w := range ctrl.Watches() {
 		k, ok := kube.LookupResource(w)
 		if !ok {

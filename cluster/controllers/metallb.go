@@ -11,7 +11,10 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"slices"
+	"sort"
+	"strings"
 
 	"github.com/onp-lab/onp/cluster/kube"
 	"github.com/onp-lab/onp/metallb/allocator"
@@ -27,6 +30,12 @@ import (
 // the services' status before anything new is allocated. A service that
 // cannot get an address stays pending with MetalLB's AllocationFailed
 // event. L2Advertisements are reported as not supported.
+//
+// It reads shared informers and converges only the services that changed
+// (in MetalLB's order: those with addresses in their status first, then by
+// creation time), retrying pending services when addresses are released;
+// a change of the pools, namespaces or the MetalLB resource, and every
+// resync, converges them all (ConvergeAll).
 type MetalLB struct {
 	// Namespace is MetalLB's namespace (default metallb-system).
 	Namespace string
@@ -38,11 +47,22 @@ type MetalLB struct {
 	// Host names the node in events.
 	Host string
 
+	svcs, pools, nss, l2s, mlbs *kube.Informer
+	dirty                       kube.Dirty
+
 	alloc    *allocator.Allocator
 	class    string
+	cfgValid bool
 	reported map[string]string // service key → last failure reported
 	l2seen   map[string]int64  // L2Advertisement uid → generation reported
 }
+
+// What the MetalLB controller notes as changed.
+const (
+	dirtyServices = "services"
+	dirtyConfig   = "config"
+	dirtyL2       = "l2"
+)
 
 // Name implements the agent's Controller.
 func (m *MetalLB) Name() string { return "metallb-controller" }
@@ -52,6 +72,47 @@ func (m *MetalLB) Watches() []string {
 	return []string{"services", "ipaddresspools.metallb.io", "namespaces", "l2advertisements.metallb.io", "metallbs.metallb.io"}
 }
 
+func (m *MetalLB) namespace() string {
+	if m.Namespace == "" {
+		return api.DefaultMetalLBNamespace
+	}
+	return m.Namespace
+}
+
+// Inform implements the agent's Informed.
+func (m *MetalLB) Inform(inf *kube.Informers, notify func()) {
+	m.dirty.SetNotify(notify)
+	m.svcs = kube.InformerOf[api.Service](inf)
+	m.pools = kube.InformerOf[api.IPAddressPool](inf)
+	m.nss = kube.InformerOf[api.Namespace](inf)
+	m.l2s = kube.InformerOf[api.L2Advertisement](inf)
+	m.mlbs = inf.ForNamespace(kube.KindFor[api.MetalLB](), m.namespace())
+	m.svcs.AddHandler(func(ch kube.Change) { m.dirty.Mark(dirtyServices, ch.Key) })
+	config := func(ch kube.Change) {
+		if specChanged(ch) {
+			m.dirty.Mark(dirtyConfig, "")
+		}
+	}
+	m.pools.AddHandler(config)
+	m.nss.AddHandler(config)
+	m.mlbs.AddHandler(config)
+	m.l2s.AddHandler(func(ch kube.Change) { m.dirty.Mark(dirtyL2, ch.Key) })
+}
+
+// specChanged reports whether a change is more than a status update: an
+// object came or went, or its spec (generation), labels or deletion
+// changed.
+func specChanged(ch kube.Change) bool {
+	if ch.Type != kube.Modified {
+		return true
+	}
+	a, b := ch.Old.Meta(), ch.New.Meta()
+	return a.Generation != b.Generation || !maps.Equal(a.Labels, b.Labels) || (a.DeletionTimestamp == nil) != (b.DeletionTimestamp == nil)
+}
+
+// Resync implements the agent's Informed.
+func (m *MetalLB) Resync() { m.dirty.MarkAll() }
+
 func (m *MetalLB) log() *slog.Logger {
 	if m.Logger == nil {
 		return slog.New(slog.DiscardHandler)
@@ -59,21 +120,54 @@ func (m *MetalLB) log() *slog.Logger {
 	return m.Logger
 }
 
+func byName[T api.Object](objs []T) []T {
+	slices.SortFunc(objs, func(a, b T) int {
+		x, y := a.Meta(), b.Meta()
+		if x.Namespace != y.Namespace {
+			return strings.Compare(x.Namespace, y.Namespace)
+		}
+		return strings.Compare(x.Name, y.Name)
+	})
+	return objs
+}
+
 // Reconcile implements the agent's Controller.
 func (m *MetalLB) Reconcile(ctx context.Context, c kube.Interface) error {
-	ns := m.Namespace
-	if ns == "" {
-		ns = api.DefaultMetalLBNamespace
+	if m.svcs == nil {
+		return errors.New("metallb-controller: not informed (run it with RunAgent or RunController)")
+	}
+	sets, all := m.dirty.Take()
+	if m.reported == nil {
+		m.reported = map[string]string{}
+		m.l2seen = map[string]int64{}
 	}
 	rec := &kube.Recorder{Client: c, Component: "metallb-controller", Host: m.Host}
-	pools, _, err := kube.ListOf[api.IPAddressPool](ctx, c, "", kube.ListOptions{})
-	if err != nil {
-		return err
+	var errs []error
+	if all || len(sets[dirtyConfig]) > 0 || m.alloc == nil {
+		errs = append(errs, m.convergeAll(ctx, c, rec)...)
+		for _, o := range m.l2s.List() {
+			errs = append(errs, m.reportL2(ctx, rec, o.(*api.L2Advertisement)))
+		}
+	} else {
+		changed, err := m.convergeChanged(ctx, c, rec, sets[dirtyServices])
+		errs = append(errs, err...)
+		if changed {
+			errs = append(errs, m.poolStatus(ctx, c)...)
+		}
+		for k := range sets[dirtyL2] {
+			if o, ok := m.l2s.GetKey(k); ok {
+				errs = append(errs, m.reportL2(ctx, rec, o.(*api.L2Advertisement)))
+			}
+		}
 	}
-	nss, _, err := kube.ListOf[api.Namespace](ctx, c, "", kube.ListOptions{})
-	if err != nil {
-		return err
-	}
+	return errors.Join(errs...)
+}
+
+// convergeAll recomputes the configuration and converges every service.
+func (m *MetalLB) convergeAll(ctx context.Context, c kube.Interface, rec *kube.Recorder) []error {
+	ns := m.namespace()
+	pools := byName(kube.Typed[api.IPAddressPool](m.pools.List()))
+	nss := byName(kube.Typed[api.Namespace](m.nss.List()))
 	var objs []api.Object
 	for _, p := range pools {
 		objs = append(objs, p)
@@ -82,10 +176,7 @@ func (m *MetalLB) Reconcile(ctx context.Context, c kube.Interface) error {
 		objs = append(objs, n)
 	}
 	class := m.LoadBalancerClass
-	mlbs, _, err := kube.ListOf[api.MetalLB](ctx, c, ns, kube.ListOptions{})
-	if err != nil {
-		return err
-	}
+	mlbs := byName(kube.Typed[api.MetalLB](m.mlbs.List()))
 	if len(mlbs) > 0 && mlbs[0].Spec.LoadBalancerClass != "" {
 		class = mlbs[0].Spec.LoadBalancerClass
 	}
@@ -108,23 +199,17 @@ func (m *MetalLB) Reconcile(ctx context.Context, c kube.Interface) error {
 	} else {
 		m.alloc.SetConfig(cfg)
 	}
-	if m.reported == nil {
-		m.reported = map[string]string{}
-		m.l2seen = map[string]int64{}
-	}
-	svcs, _, err := kube.ListOf[api.Service](ctx, c, "", kube.ListOptions{})
-	if err != nil {
-		return err
-	}
-	byKey := map[string]*api.Service{}
+	m.cfgValid = cfg != nil
+	svcs := kube.Typed[api.Service](m.svcs.List())
+	byKey := make(map[string]*api.Service, len(svcs))
 	for _, s := range svcs {
 		byKey[allocator.ServiceKey(s)] = s
 	}
 	var errs []error
 	for _, out := range m.alloc.ConvergeAll(svcs) {
-		svc := byKey[out.Key]
-		if err := m.write(ctx, c, rec, svc, out); err != nil {
+		if err := m.write(ctx, c, rec, byKey[out.Key], out); err != nil {
 			errs = append(errs, fmt.Errorf("service %s: %w", out.Key, err))
+			m.dirty.Requeue(dirtyServices, out.Key)
 		}
 	}
 	for k := range m.reported {
@@ -132,34 +217,165 @@ func (m *MetalLB) Reconcile(ctx context.Context, c kube.Interface) error {
 			delete(m.reported, k)
 		}
 	}
-	if cfg != nil {
-		for _, p := range pools {
-			cnt := m.alloc.Counters(p.Name)
-			st := api.IPAddressPoolStatus{AssignedIPv4: cnt.AssignedIPv4, AssignedIPv6: cnt.AssignedIPv6, AvailableIPv4: cnt.AvailableIPv4, AvailableIPv6: cnt.AvailableIPv6}
-			if p.Status != st {
-				p.Status = st
-				if _, err := c.UpdateStatus(ctx, p); err != nil && !kube.IsNotFound(err) {
-					errs = append(errs, fmt.Errorf("IPAddressPool %s status: %w", p.Name, err))
-				}
+	return append(errs, m.poolStatus(ctx, c)...)
+}
+
+// convergeChanged converges the services that changed, in ConvergeAll's
+// order, and the pending ones when addresses were released. It reports
+// whether any allocation may have changed.
+func (m *MetalLB) convergeChanged(ctx context.Context, c kube.Interface, rec *kube.Recorder, keys map[string]bool) (bool, []error) {
+	if len(keys) == 0 {
+		return false, nil
+	}
+	changed, freed := false, false
+	var batch []*api.Service
+	for k := range keys {
+		o, ok := m.svcs.GetKey(k)
+		if !ok {
+			if len(m.alloc.IPs(k)) > 0 {
+				freed, changed = true, true
+			}
+			m.alloc.Release(k)
+			delete(m.reported, k)
+			continue
+		}
+		batch = append(batch, o.(*api.Service))
+	}
+	done := map[string]bool{}
+	pending := func() []*api.Service {
+		var out []*api.Service
+		for k := range m.reported {
+			if done[k] || keys[k] {
+				continue
+			}
+			if o, ok := m.svcs.GetKey(k); ok {
+				out = append(out, o.(*api.Service))
 			}
 		}
+		return out
 	}
-	l2s, _, err := kube.ListOf[api.L2Advertisement](ctx, c, "", kube.ListOptions{})
-	if err != nil {
+	if freed {
+		batch = append(batch, pending()...)
+	}
+	var errs []error
+	for len(batch) > 0 {
+		f, e := m.converge(ctx, c, rec, batch, done)
+		changed = changed || len(batch) > 0
+		errs = append(errs, e...)
+		batch = nil
+		if f {
+			// Addresses came free: services still pending may have them.
+			batch = pending()
+		}
+	}
+	return changed, errs
+}
+
+// converge converges services as ConvergeAll would among themselves:
+// existing addresses restored first, then in order. It reports whether
+// any service gave up an address.
+func (m *MetalLB) converge(ctx context.Context, c kube.Interface, rec *kube.Recorder, svcs []*api.Service, done map[string]bool) (bool, []error) {
+	sortForConverge(svcs)
+	for _, s := range svcs {
+		if ips := statusIPs(s); len(ips) > 0 && s.Spec.Type == api.ServiceTypeLoadBalancer {
+			_ = m.alloc.Assign(s, ips)
+		}
+	}
+	freed := false
+	var errs []error
+	for _, s := range svcs {
+		k := allocator.ServiceKey(s)
+		done[k] = true
+		before := m.alloc.IPs(k)
+		r, err := m.alloc.Converge(s)
+		after := m.alloc.IPs(k)
+		for _, ip := range before {
+			if !slices.Contains(after, ip) {
+				freed = true
+			}
+		}
+		if err := m.write(ctx, c, rec, s, allocator.Outcome{Result: r, Err: err}); err != nil {
+			errs = append(errs, fmt.Errorf("service %s: %w", k, err))
+			m.dirty.Requeue(dirtyServices, k)
+		}
+	}
+	return freed, errs
+}
+
+// sortForConverge orders services as allocator.ConvergeAll does: those
+// with addresses in their status first (by key), then the others by
+// creation time, then by key.
+func sortForConverge(svcs []*api.Service) {
+	has := func(s *api.Service) bool { return len(statusIPs(s)) > 0 }
+	sort.SliceStable(svcs, func(i, j int) bool {
+		si, sj := has(svcs[i]), has(svcs[j])
+		if si != sj {
+			return si
+		}
+		ti, tj := svcs[i].CreationTimestamp, svcs[j].CreationTimestamp
+		if !si && ti != nil && tj != nil && !ti.Equal(*tj) {
+			return ti.Before(*tj)
+		}
+		if !si && (ti == nil) != (tj == nil) {
+			return ti != nil
+		}
+		return allocator.ServiceKey(svcs[i]) < allocator.ServiceKey(svcs[j])
+	})
+}
+
+// statusIPs are the addresses in a service's status, as the allocator
+// reads them (none if one does not parse).
+func statusIPs(svc *api.Service) []netip.Addr {
+	var out []netip.Addr
+	for _, in := range svc.Status.LoadBalancer.Ingress {
+		if in.IP == "" {
+			continue
+		}
+		ip, err := netip.ParseAddr(in.IP)
+		if err != nil {
+			return nil
+		}
+		out = append(out, ip.Unmap())
+	}
+	return out
+}
+
+// poolStatus writes the pools' address counters.
+func (m *MetalLB) poolStatus(ctx context.Context, c kube.Interface) []error {
+	if !m.cfgValid {
+		return nil
+	}
+	var errs []error
+	for _, o := range m.pools.List() {
+		p := o.(*api.IPAddressPool)
+		cnt := m.alloc.Counters(p.Name)
+		st := api.IPAddressPoolStatus{AssignedIPv4: cnt.AssignedIPv4, AssignedIPv6: cnt.AssignedIPv6, AvailableIPv4: cnt.AvailableIPv4, AvailableIPv6: cnt.AvailableIPv6}
+		if p.Status == st {
+			continue
+		}
+		p = kube.Clone(p)
+		p.Status = st
+		if _, err := c.UpdateStatus(ctx, p); err != nil && !kube.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("IPAddressPool %s status: %w", p.Name, err))
+			m.dirty.Requeue(dirtyConfig, "")
+		}
+	}
+	return errs
+}
+
+// reportL2 records once per generation that an L2Advertisement is not
+// announced.
+func (m *MetalLB) reportL2(ctx context.Context, rec *kube.Recorder, l *api.L2Advertisement) error {
+	if m.l2seen[l.UID] == l.Generation {
+		return nil
+	}
+	if err := rec.Event(ctx, l, kube.EventWarning, "NotSupported",
+		"L2Advertisement is stored but not announced: onp's speaker announces in BGP mode only (use a BGPAdvertisement)"); err != nil {
+		m.dirty.Requeue(dirtyL2, kube.ObjectKey(l))
 		return err
 	}
-	for _, l := range l2s {
-		if m.l2seen[l.UID] == l.Generation {
-			continue
-		}
-		if err := rec.Event(ctx, l, kube.EventWarning, "NotSupported",
-			"L2Advertisement is stored but not announced: onp's speaker announces in BGP mode only (use a BGPAdvertisement)"); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		m.l2seen[l.UID] = l.Generation
-	}
-	return errors.Join(errs...)
+	m.l2seen[l.UID] = l.Generation
+	return nil
 }
 
 // write brings one service's annotation, status and events in line with
@@ -176,8 +392,16 @@ func (m *MetalLB) write(ctx context.Context, c kube.Interface, rec *kube.Recorde
 	if out.Ignored == allocator.IgnoredNotLoadBalancer && len(svc.Status.LoadBalancer.Ingress) == 0 && svc.Annotations[api.AnnotationIPAllocateFromPool] == "" {
 		return nil
 	}
+	// svc is the informer's: change a copy.
+	own := false
+	mine := func() {
+		if !own {
+			svc, own = kube.Clone(svc), true
+		}
+	}
 	// The annotation first (metadata), then the status subresource.
 	if svc.Annotations[api.AnnotationIPAllocateFromPool] != pool {
+		mine()
 		anns := maps.Clone(svc.Annotations)
 		if anns == nil {
 			anns = map[string]string{}
@@ -195,6 +419,7 @@ func (m *MetalLB) write(ctx context.Context, c kube.Interface, rec *kube.Recorde
 		svc = updated.(*api.Service)
 	}
 	if !sameIngress(svc.Status.LoadBalancer.Ingress, ingress) {
+		mine()
 		svc.Status.LoadBalancer.Ingress = ingress
 		updated, err := c.UpdateStatus(ctx, svc)
 		if err != nil {

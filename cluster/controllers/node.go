@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"runtime"
 	"time"
@@ -146,20 +147,39 @@ func itoa(i int) string {
 }
 
 // EventExpiry deletes events whose last occurrence is older than TTL
-// (Kubernetes' default is one hour).
+// (Kubernetes' default is one hour), at start and every resync period. It
+// reads the events from a shared informer.
 type EventExpiry struct {
 	TTL time.Duration
 	Now func() time.Time
+
+	events *kube.Informer
+	dirty  kube.Dirty
 }
 
 // Name implements the agent's Controller.
-func (EventExpiry) Name() string { return "event-expiry" }
+func (*EventExpiry) Name() string { return "event-expiry" }
 
 // Watches implements the agent's Controller.
-func (EventExpiry) Watches() []string { return nil }
+func (*EventExpiry) Watches() []string { return nil }
+
+// Inform implements the agent's Informed.
+func (x *EventExpiry) Inform(inf *kube.Informers, notify func()) {
+	x.dirty.SetNotify(notify)
+	x.events = kube.InformerOf[kube.Event](inf)
+}
+
+// Resync implements the agent's Informed.
+func (x *EventExpiry) Resync() { x.dirty.MarkAll() }
 
 // Reconcile implements the agent's Controller.
-func (x EventExpiry) Reconcile(ctx context.Context, c kube.Interface) error {
+func (x *EventExpiry) Reconcile(ctx context.Context, c kube.Interface) error {
+	if x.events == nil {
+		return errors.New("event-expiry: not informed (run it with RunAgent or RunController)")
+	}
+	if _, all := x.dirty.Take(); !all {
+		return nil
+	}
 	ttl := x.TTL
 	if ttl == 0 {
 		ttl = time.Hour
@@ -168,17 +188,14 @@ func (x EventExpiry) Reconcile(ctx context.Context, c kube.Interface) error {
 	if x.Now != nil {
 		now = x.Now
 	}
-	evs, _, err := kube.ListOf[kube.Event](ctx, c, "", kube.ListOptions{})
-	if err != nil {
-		return err
-	}
-	for _, e := range evs {
+	for _, e := range kube.Typed[kube.Event](x.events.List()) {
 		last := e.LastTimestamp
 		if last == nil {
 			last = e.CreationTimestamp
 		}
 		if last != nil && now().Sub(*last) > ttl {
 			if err := c.Delete(ctx, kube.KindFor[kube.Event](), e.Namespace, e.Name, kube.DeleteOptions{}); err != nil && !kube.IsNotFound(err) {
+				x.dirty.RequeueAll()
 				return err
 			}
 		}

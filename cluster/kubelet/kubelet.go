@@ -54,6 +54,8 @@ type Kubelet struct {
 	Logger  *slog.Logger
 	Now     func() time.Time
 
+	pods *kube.Informer
+
 	mu        sync.Mutex
 	setup     bool
 	node      *netlink.Handle
@@ -79,6 +81,18 @@ func (k *Kubelet) Name() string { return "kubelet" }
 
 // Watches implements the agent's Controller.
 func (k *Kubelet) Watches() []string { return []string{"pods"} }
+
+// Inform implements the agent's Informed: the kubelet reads pods from the
+// shared informer and looks at all of its node's pods on every change
+// (they are few).
+func (k *Kubelet) Inform(inf *kube.Informers, notify func()) {
+	k.pods = kube.InformerOf[api.Pod](inf)
+	k.pods.AddHandler(func(kube.Change) { notify() })
+}
+
+// Resync implements the agent's Informed (every Reconcile looks at every
+// pod).
+func (k *Kubelet) Resync() {}
 
 func (k *Kubelet) log() *slog.Logger {
 	if k.Logger == nil {
@@ -220,9 +234,14 @@ func (k *Kubelet) Reconcile(ctx context.Context, c kube.Interface) error {
 		}
 		k.setup = true
 	}
-	pods, _, err := kube.ListOf[api.Pod](ctx, c, "", kube.ListOptions{})
-	if err != nil {
-		return err
+	var pods []*api.Pod
+	if k.pods != nil {
+		pods = kube.Typed[api.Pod](k.pods.List())
+	} else {
+		var err error
+		if pods, _, err = kube.ListOf[api.Pod](ctx, c, "", kube.ListOptions{}); err != nil {
+			return err
+		}
 	}
 	rec := &kube.Recorder{Client: c, Component: "kubelet", Host: k.Node, Now: k.Now}
 	mine := map[string]*api.Pod{}
@@ -336,6 +355,7 @@ func (k *Kubelet) run(ctx context.Context, c kube.Interface, rec *kube.Recorder,
 		return nil
 	}
 	first := p.Status.Phase != "Running"
+	p = kube.Clone(p) // the informer's: change a copy
 	p.Status = want
 	if _, err := c.UpdateStatus(ctx, p); err != nil {
 		return err
@@ -363,6 +383,7 @@ func (k *Kubelet) reportFailure(ctx context.Context, c kube.Interface, rec *kube
 	if sb := k.sandboxes[p.UID]; sb != nil {
 		k.teardown(sb)
 	}
+	p = kube.Clone(p) // the informer's: change a copy
 	p.Status.Phase = "Pending"
 	p.Status.PodIP, p.Status.PodIPs = "", nil
 	p.Status.Conditions = []api.PodCondition{{Type: "PodScheduled", Status: api.ConditionTrue}, {Type: "Ready", Status: api.ConditionFalse, Reason: "ContainersNotReady"}}

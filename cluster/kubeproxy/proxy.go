@@ -6,7 +6,10 @@
 // externalTrafficPolicy Cluster and off-cluster clients of ClusterIPs,
 // source addresses kept and local endpoints only for Local, and a reject
 // for services without endpoints. It owns one table, which it recreates
-// when it starts and then updates incrementally.
+// when it starts and then updates incrementally: it reads services and
+// EndpointSlices from shared informers and reprograms only the services
+// that changed (their chains and map elements, in one netlink batch), with
+// a full comparison at start and every resync period.
 package kubeproxy
 
 import (
@@ -14,9 +17,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/google/nftables"
@@ -53,16 +58,34 @@ type Proxy struct {
 	Table  string
 	Logger *slog.Logger
 
-	mu       sync.Mutex
-	conn     *nftables.Conn
-	table    *nftables.Table
-	sets     map[string]*nftables.Set
-	chains   map[string]string // programmed chain → content hash
-	elements map[string]element
+	svcs, slices *kube.Informer
+	dirty        kube.Dirty
+
+	mu    sync.Mutex
+	conn  *nftables.Conn
+	table *nftables.Table
+	sets  map[string]*nftables.Set
+	// programmed is what the table holds, per service ("namespace/name").
+	programmed map[string]*programmed
+	// elements are the programmed map elements by id, with the service
+	// that owns each.
+	elements map[string]ownedElement
 	// fresh is set while the table's creation waits in the batch.
 	fresh bool
 	// Updates counts programmed batches (tests, benchmarks).
 	updates int
+}
+
+// programmed is one service's part of the table: its chains (name →
+// content hash) and map elements.
+type programmed struct {
+	chains   map[string]uint64
+	elements map[string]element
+}
+
+type ownedElement struct {
+	element
+	owner string
 }
 
 // Name implements the agent's Controller.
@@ -70,6 +93,32 @@ func (p *Proxy) Name() string { return "kube-proxy" }
 
 // Watches implements the agent's Controller.
 func (p *Proxy) Watches() []string { return []string{"services", "endpointslices"} }
+
+const dirtyServices = "services"
+
+// Inform implements the agent's Informed.
+func (p *Proxy) Inform(inf *kube.Informers, notify func()) {
+	p.dirty.SetNotify(notify)
+	p.svcs = kube.InformerOf[api.Service](inf)
+	p.slices = kube.InformerOf[api.EndpointSlice](inf)
+	p.slices.AddIndex(kube.IndexService, kube.ServiceIndex)
+	p.svcs.AddHandler(func(ch kube.Change) { p.dirty.Mark(dirtyServices, ch.Key) })
+	p.slices.AddHandler(func(ch kube.Change) {
+		var keys []string
+		if ch.Old != nil {
+			keys = kube.ServiceIndex(ch.Old)
+		}
+		if ch.New != nil {
+			keys = append(keys, kube.ServiceIndex(ch.New)...)
+		}
+		if len(keys) > 0 {
+			p.dirty.Mark(dirtyServices, keys...)
+		}
+	})
+}
+
+// Resync implements the agent's Informed.
+func (p *Proxy) Resync() { p.dirty.MarkAll() }
 
 func (p *Proxy) log() *slog.Logger {
 	if p.Logger == nil {
@@ -106,27 +155,91 @@ func (p *Proxy) Updates() int {
 
 // Reconcile implements the agent's Controller.
 func (p *Proxy) Reconcile(ctx context.Context, c kube.Interface) error {
-	svcs, _, err := kube.ListOf[api.Service](ctx, c, "", kube.ListOptions{})
-	if err != nil {
-		return err
+	if p.svcs == nil {
+		svcs, _, err := kube.ListOf[api.Service](ctx, c, "", kube.ListOptions{})
+		if err != nil {
+			return err
+		}
+		slices, _, err := kube.ListOf[api.EndpointSlice](ctx, c, "", kube.ListOptions{})
+		if err != nil {
+			return err
+		}
+		return p.Sync(Ports(svcs, slices, p.Node))
 	}
-	slices, _, err := kube.ListOf[api.EndpointSlice](ctx, c, "", kube.ListOptions{})
-	if err != nil {
-		return err
+	sets, all := p.dirty.Take()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conn == nil {
+		all = true
 	}
-	return p.Sync(Ports(svcs, slices, p.Node))
+	want := map[string][]Port{}
+	if all {
+		for _, o := range p.svcs.List() {
+			want[kube.ObjectKey(o)] = nil
+		}
+	} else {
+		for k := range sets[dirtyServices] {
+			want[k] = nil
+		}
+	}
+	for k := range want {
+		o, ok := p.svcs.GetKey(k)
+		if !ok {
+			continue
+		}
+		slices := kube.Typed[api.EndpointSlice](p.slices.ByIndex(kube.IndexService, k))
+		want[k] = Ports([]*api.Service{o.(*api.Service)}, slices, p.Node)
+	}
+	err := p.syncLocked(want, all)
+	if err != nil {
+		p.dirty.RequeueAll()
+	}
+	return err
 }
 
 // Sync programs exactly the given ports.
 func (p *Proxy) Sync(ports []Port) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	want := map[string][]Port{}
+	for _, port := range ports {
+		k := serviceOf(port.ID)
+		want[k] = append(want[k], port)
+	}
+	return p.syncLocked(want, true)
+}
+
+// serviceOf is the service key ("namespace/name") of a port ID.
+func serviceOf(id string) string {
+	parts := strings.SplitN(id, "/", 3)
+	if len(parts) < 2 {
+		return id
+	}
+	return parts[0] + "/" + parts[1]
+}
+
+// syncLocked programs the ports of the services in want (none: the
+// service is gone); complete says want holds every service, so that
+// services not in it go too. p.mu held.
+func (p *Proxy) syncLocked(want map[string][]Port, complete bool) error {
 	if p.conn == nil {
 		if err := p.start(); err != nil {
 			return err
 		}
+		complete = true
 	}
-	err := p.sync(build(ports, p.PodSubnet))
+	if complete {
+		for k := range p.programmed {
+			if _, ok := want[k]; !ok {
+				want[k] = nil
+			}
+		}
+	}
+	ds := make(map[string]desired, len(want))
+	for k, ports := range want {
+		ds[k] = build(ports, p.PodSubnet)
+	}
+	err := p.sync(ds)
 	if err != nil {
 		// Start over from a fresh table next time.
 		p.log().Warn("programming service rules failed; recreating the table", "err", err)
@@ -226,7 +339,7 @@ func (p *Proxy) start() error {
 	base("filter-output", nftables.ChainTypeFilter, nftables.ChainHookOutput, filterPrio, checks...)
 	base("filter-input", nftables.ChainTypeFilter, nftables.ChainHookInput, filterPrio, append(checks, concat(ctStateNew(), jump("nodeport-endpoints-check")))...)
 	p.conn, p.table, p.sets = conn, t, sets
-	p.chains, p.elements = map[string]string{}, map[string]element{}
+	p.programmed, p.elements = map[string]*programmed{}, map[string]ownedElement{}
 	p.fresh = true
 	return nil
 }
@@ -252,71 +365,131 @@ func routeToLoopback(nsPath string, pfx netip.Prefix) error {
 
 func native(v uint32) []byte { return binaryutil.NativeEndian.PutUint32(v) }
 
-// sync moves the programmed rules to d in one batch.
-func (p *Proxy) sync(d desired) error {
+// sync moves the programmed rules of the services in ds (by service key;
+// an empty desired removes the service) to their desired state in one
+// batch, touching only chains whose content changed and elements that
+// came, went or point elsewhere.
+func (p *Proxy) sync(ds map[string]desired) error {
 	conn, t := p.conn, p.table
 	chain := func(name string) *nftables.Chain { return &nftables.Chain{Name: name, Table: t} }
 	changed := 0
-	// New and changed chains, sorted so the batch is deterministic.
-	var names []string
-	for n := range d.chains {
-		names = append(names, n)
+	keys := make([]string, 0, len(ds))
+	for k := range ds {
+		keys = append(keys, k)
 	}
-	sort.Strings(names)
+	sort.Strings(keys)
+	// Chains to write (new or changed) and to remove, sorted so the batch
+	// is deterministic.
+	type chainWrite struct {
+		spec   chainSpec
+		exists bool
+	}
+	var writes []chainWrite
+	var gone []string
+	hashes := map[string]map[string]uint64{}
+	for _, k := range keys {
+		d, old := ds[k], p.programmed[k]
+		hs := make(map[string]uint64, len(d.chains))
+		hashes[k] = hs
+		names := make([]string, 0, len(d.chains))
+		for n := range d.chains {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			h := d.chains[n].hash()
+			hs[n] = h
+			var prev uint64
+			exists := false
+			if old != nil {
+				prev, exists = old.chains[n]
+			}
+			if exists && prev == h {
+				continue
+			}
+			writes = append(writes, chainWrite{d.chains[n], exists})
+		}
+		if old != nil {
+			for n := range old.chains {
+				if _, ok := d.chains[n]; !ok {
+					gone = append(gone, n)
+				}
+			}
+		}
+	}
+	sort.Strings(gone)
 	// All new chains exist before any rule refers to them.
-	var write []string
-	for _, n := range names {
-		old, exists := p.chains[n]
-		if exists && old == d.chains[n].hash() {
-			continue
+	for _, w := range writes {
+		if !w.exists {
+			conn.AddChain(chain(w.spec.name))
 		}
-		if !exists {
-			conn.AddChain(chain(n))
-		}
-		write = append(write, n)
 	}
-	for _, n := range write {
-		if _, exists := p.chains[n]; exists {
-			conn.FlushChain(chain(n))
+	for _, w := range writes {
+		if w.exists {
+			conn.FlushChain(chain(w.spec.name))
 		}
-		for _, r := range d.chains[n].rules {
-			conn.AddRule(&nftables.Rule{Table: t, Chain: chain(n), Exprs: r.exprs})
+		for _, r := range w.spec.rules {
+			conn.AddRule(&nftables.Rule{Table: t, Chain: chain(w.spec.name), Exprs: r.exprs})
 		}
 		changed++
 	}
 	// Map elements: removed or changed ones go, new ones come.
 	del := map[string][]nftables.SetElement{}
 	add := map[string][]nftables.SetElement{}
-	for id, e := range p.elements {
-		if ne, ok := d.elements[id]; !ok || ne.chain != e.chain {
-			del[e.set] = append(del[e.set], nftables.SetElement{Key: e.key})
+	elems := maps.Clone(p.elements)
+	for _, k := range keys {
+		d, old := ds[k], p.programmed[k]
+		if old == nil {
+			continue
+		}
+		for id, e := range old.elements {
+			if ne, ok := d.elements[id]; ok && ne.chain == e.chain {
+				continue
+			}
+			if cur, ok := elems[id]; ok && cur.owner == k {
+				del[e.set] = append(del[e.set], nftables.SetElement{Key: e.key})
+				delete(elems, id)
+			}
 		}
 	}
-	for id, e := range d.elements {
-		if old, ok := p.elements[id]; !ok || old.chain != e.chain {
+	for _, k := range keys {
+		d, old := ds[k], p.programmed[k]
+		ids := make([]string, 0, len(d.elements))
+		for id := range d.elements {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			e := d.elements[id]
+			if old != nil {
+				if oe, ok := old.elements[id]; ok && oe.chain == e.chain {
+					if cur, ok := elems[id]; ok && cur.owner == k {
+						continue
+					}
+				}
+			}
+			if cur, ok := elems[id]; ok {
+				// Another service's element with the same key: the last
+				// one programmed wins.
+				del[cur.set] = append(del[cur.set], nftables.SetElement{Key: cur.key})
+			}
 			add[e.set] = append(add[e.set], nftables.SetElement{Key: e.key, VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: e.chain}})
+			elems[id] = ownedElement{e, k}
 		}
 	}
-	for set, els := range del {
-		if err := conn.SetDeleteElements(p.sets[set], els); err != nil {
+	for _, set := range sortedKeys(del) {
+		if err := conn.SetDeleteElements(p.sets[set], del[set]); err != nil {
 			return err
 		}
 		changed++
 	}
-	for set, els := range add {
-		if err := conn.SetAddElements(p.sets[set], els); err != nil {
+	for _, set := range sortedKeys(add) {
+		if err := conn.SetAddElements(p.sets[set], add[set]); err != nil {
 			return err
 		}
 		changed++
 	}
 	// Chains nothing refers to any more (elements and jumps are gone now).
-	var gone []string
-	for n := range p.chains {
-		if _, ok := d.chains[n]; !ok {
-			gone = append(gone, n)
-		}
-	}
-	sort.Strings(gone)
 	for _, n := range gone {
 		conn.FlushChain(chain(n))
 	}
@@ -332,11 +505,27 @@ func (p *Proxy) sync(d desired) error {
 	}
 	p.updates++
 	p.fresh = false
-	p.chains = map[string]string{}
-	for n, spec := range d.chains {
-		p.chains[n] = spec.hash()
+	p.elements = elems
+	nchains, nelems := 0, 0
+	for _, k := range keys {
+		d := ds[k]
+		if len(d.chains) == 0 && len(d.elements) == 0 {
+			delete(p.programmed, k)
+			continue
+		}
+		p.programmed[k] = &programmed{chains: hashes[k], elements: d.elements}
+		nchains += len(d.chains)
+		nelems += len(d.elements)
 	}
-	p.elements = d.elements
-	p.log().Debug("service rules updated", "chains", len(d.chains), "elements", len(d.elements), "changes", changed)
+	p.log().Debug("service rules updated", "services", len(keys), "chains", nchains, "elements", nelems, "changes", changed)
 	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

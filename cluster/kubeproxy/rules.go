@@ -5,6 +5,7 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -50,13 +51,14 @@ type ruleSpec struct {
 	exprs []expr.Any
 }
 
-func (c chainSpec) hash() string {
-	var b strings.Builder
+// hash identifies a chain's content.
+func (c chainSpec) hash() uint64 {
+	h := fnv.New64a()
 	for _, r := range c.rules {
-		b.WriteString(r.text)
-		b.WriteByte('\n')
+		h.Write([]byte(r.text))
+		h.Write([]byte{'\n'})
 	}
-	return b.String()
+	return h.Sum64()
 }
 
 // element is one map entry: key → goto chain.
