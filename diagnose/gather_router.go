@@ -484,6 +484,23 @@ func gatherGoBGP(ctx context.Context, nsPath string, ri *RouterInfo) error {
 			SessionState json.RawMessage `json:"session_state"`
 			RouterID     string          `json:"router_id"`
 		} `json:"state"`
+		Timers struct {
+			State struct {
+				Uptime struct {
+					Seconds int64 `json:"seconds"`
+				} `json:"uptime"`
+			} `json:"state"`
+		} `json:"timers"`
+		AfiSafis []struct {
+			State struct {
+				Family struct {
+					Afi  int `json:"afi"`
+					Safi int `json:"safi"`
+				} `json:"family"`
+				Received   int `json:"received"`
+				Advertised int `json:"advertised"`
+			} `json:"state"`
+		} `json:"afi_safis"`
 	}
 	if err := json.Unmarshal([]byte(out.String()), &peers); err != nil {
 		return fmt.Errorf("gobgp on %s: decode gobgp -j neighbor: %w", ri.Node, err)
@@ -493,6 +510,14 @@ func gatherGoBGP(ctx context.Context, nsPath string, ri *RouterInfo) error {
 		nb := Neighbor{}
 		nb.RemoteAS, nb.LocalAS, nb.RemoteRouterID = p.Conf.PeerASN, p.Conf.LocalASN, p.State.RouterID
 		nb.BGPState = gobgpState(p.State.SessionState)
+		if nb.BGPState == "Established" && p.Timers.State.Uptime.Seconds > 0 {
+			nb.BGPTimerUpMsec = time.Since(time.Unix(p.Timers.State.Uptime.Seconds, 0)).Milliseconds()
+		}
+		for _, af := range p.AfiSafis {
+			if af.State.Family.Afi == 1 && af.State.Family.Safi == 1 {
+				nb.PfxRcd, nb.PfxSnt = af.State.Received, af.State.Advertised
+			}
+		}
 		if a, err := netip.ParseAddr(p.Conf.NeighborAddress); err == nil {
 			ri.Neighbors[a.String()] = nb
 		}
