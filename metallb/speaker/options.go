@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/onp-lab/onp/cluster/kube"
 	"github.com/onp-lab/onp/metallb/api"
@@ -55,6 +56,9 @@ type Options struct {
 	// node.kubernetes.io/exclude-from-external-load-balancers (MetalLB's
 	// --ignore-exclude-lb).
 	IgnoreExcludeLB bool
+	// Resync is how often the speaker decides everything again from its
+	// caches without a change, as a safety net (default DefaultResync).
+	Resync time.Duration
 	// DisableEvents stops the speaker from recording Kubernetes Events on
 	// services (nodeAssigned when announced; the reason when not).
 	DisableEvents bool

@@ -44,6 +44,8 @@ type sessionPlan struct {
 	passwordSecret string
 	advs           []bgp.Advertisement
 	routes         []RouteStatus
+	// set is the desired set per prefix, to update service by service.
+	set *routeSet
 }
 
 // serviceDecision is this node's decision about one LoadBalancer service.
@@ -131,7 +133,11 @@ func decide(in planInput) plan {
 		ps.Session = true
 		p.peers = append(p.peers, ps)
 		sp := sessionPlan{params: params, bfdProfile: peer.BFDProfile, passwordSecret: peer.PasswordSecret}
-		sp.advs, sp.routes = sessionRoutes(peer, p.services)
+		sp.set = newRouteSet(peer, params)
+		for _, d := range p.services {
+			sp.set.update(d.key, &d)
+		}
+		sp.advs, sp.routes = sp.set.advs(), sp.set.routes()
 		p.sessions = append(p.sessions, sp)
 	}
 
@@ -276,56 +282,186 @@ func reaches(a config.Advertisement, p bgp.SessionParameters) bool {
 // localPref), converted to the session layer's advertisements, with the
 // services and BGPAdvertisements behind each prefix for the status.
 func sessionRoutes(peer *config.Peer, ds []serviceDecision) ([]bgp.Advertisement, []RouteStatus) {
-	var ads []config.Advertisement
-	type origin struct{ services, ads []string }
-	origins := map[netip.Prefix]*origin{}
-	params := bgp.SessionParameters{Name: peer.Name, PeerAddress: peer.Addr}
-	for _, d := range ds {
-		if !d.announced {
-			continue
+	rs := newRouteSet(peer, bgp.SessionParameters{Name: peer.Name, PeerAddress: peer.Addr})
+	for i := range ds {
+		rs.update(ds[i].key, &ds[i])
+	}
+	return rs.advs(), rs.routes()
+}
+
+// routeSet is one session's desired set kept per prefix, with the
+// advertisements of each service behind it, so that a service's change
+// merges again only the prefixes it had or has.
+type routeSet struct {
+	peer   *config.Peer
+	params bgp.SessionParameters
+	// bySvc are the prefixes each service contributes to.
+	bySvc    map[string][]netip.Prefix
+	prefixes map[netip.Prefix]*prefixRoutes
+}
+
+// prefixRoutes is one prefix of a session: the advertisements of the
+// services behind it and their merge.
+type prefixRoutes struct {
+	ads   map[string][]config.Advertisement // by service key
+	adv   bgp.Advertisement
+	route RouteStatus
+	// valid is false when the merge dropped every advertisement.
+	valid bool
+}
+
+func newRouteSet(peer *config.Peer, params bgp.SessionParameters) *routeSet {
+	return &routeSet{peer: peer, params: params, bySvc: map[string][]netip.Prefix{}, prefixes: map[netip.Prefix]*prefixRoutes{}}
+}
+
+// update replaces the advertisements of service key with those of its
+// decision (nil or not announced: none) and returns the prefixes whose
+// merge changed.
+func (rs *routeSet) update(key string, d *serviceDecision) []netip.Prefix {
+	touched := map[netip.Prefix]bool{}
+	for _, p := range rs.bySvc[key] {
+		if pr := rs.prefixes[p]; pr != nil {
+			delete(pr.ads, key)
 		}
+		touched[p] = true
+	}
+	delete(rs.bySvc, key)
+	if d != nil && d.announced {
+		var mine []netip.Prefix
 		for _, a := range d.ads {
-			if !reaches(a, params) {
+			if !reaches(a, rs.params) {
 				continue
 			}
+			pr := rs.prefixes[a.Prefix]
+			if pr == nil {
+				pr = &prefixRoutes{ads: map[string][]config.Advertisement{}}
+				rs.prefixes[a.Prefix] = pr
+			}
+			if len(pr.ads[key]) == 0 {
+				mine = append(mine, a.Prefix)
+			}
+			pr.ads[key] = append(pr.ads[key], a)
+			touched[a.Prefix] = true
+		}
+		if len(mine) > 0 {
+			rs.bySvc[key] = mine
+		}
+	}
+	var changed []netip.Prefix
+	for p := range touched {
+		if rs.merge(p) {
+			changed = append(changed, p)
+		}
+	}
+	return changed
+}
+
+// merge recomputes one prefix; it reports whether the advertisement or
+// its status changed.
+func (rs *routeSet) merge(p netip.Prefix) bool {
+	pr := rs.prefixes[p]
+	if pr == nil {
+		return false
+	}
+	if len(pr.ads) == 0 {
+		delete(rs.prefixes, p)
+		return pr.valid
+	}
+	keys := make([]string, 0, len(pr.ads))
+	var ads []config.Advertisement
+	for k := range pr.ads {
+		keys = append(keys, k)
+	}
+	// Services as decisions are sorted: by namespace, then name.
+	slices.SortFunc(keys, func(a, b string) int {
+		an, aname, _ := strings.Cut(a, "/")
+		bn, bname, _ := strings.Cut(b, "/")
+		return cmp.Or(cmp.Compare(an, bn), cmp.Compare(aname, bname))
+	})
+	var from []string
+	for _, k := range keys {
+		for _, a := range pr.ads[k] {
 			ads = append(ads, a)
-			o := origins[a.Prefix]
-			if o == nil {
-				o = &origin{}
-				origins[a.Prefix] = o
-			}
-			if !slices.Contains(o.services, d.key) {
-				o.services = append(o.services, d.key)
-			}
-			if !slices.Contains(o.ads, a.From) {
-				o.ads = append(o.ads, a.From)
+			if !slices.Contains(from, a.From) {
+				from = append(from, a.From)
 			}
 		}
 	}
-	merged := config.PeerAdvertisements(peer, ads)
-	advs := make([]bgp.Advertisement, 0, len(merged))
-	routes := make([]RouteStatus, 0, len(merged))
-	for _, m := range merged {
-		a := bgp.Advertisement{Prefix: m.Prefix, LocalPref: m.LocalPref}
-		r := RouteStatus{Prefix: m.Prefix.String(), LocalPref: m.LocalPref}
-		for _, c := range m.Communities {
-			r.Communities = append(r.Communities, c.String())
-			if c.IsLarge() {
-				g, l1, l2 := c.Large()
-				a.LargeCommunities = append(a.LargeCommunities, bgp.LargeCommunity{GlobalAdmin: g, LocalData1: l1, LocalData2: l2})
-			} else {
-				a.Communities = append(a.Communities, bgp.Community(c.Value()))
-			}
-		}
-		if o := origins[m.Prefix]; o != nil {
-			r.Services = o.services
-			slices.Sort(o.ads)
-			r.Advertisements = o.ads
-		}
-		advs = append(advs, a)
-		routes = append(routes, r)
+	merged := config.PeerAdvertisements(rs.peer, ads)
+	if len(merged) == 0 {
+		was := pr.valid
+		pr.valid, pr.adv, pr.route = false, bgp.Advertisement{}, RouteStatus{}
+		return was
 	}
-	return advs, routes
+	m := merged[0]
+	a := bgp.Advertisement{Prefix: m.Prefix, LocalPref: m.LocalPref}
+	r := RouteStatus{Prefix: m.Prefix.String(), LocalPref: m.LocalPref, Services: keys}
+	for _, c := range m.Communities {
+		r.Communities = append(r.Communities, c.String())
+		if c.IsLarge() {
+			g, l1, l2 := c.Large()
+			a.LargeCommunities = append(a.LargeCommunities, bgp.LargeCommunity{GlobalAdmin: g, LocalData1: l1, LocalData2: l2})
+		} else {
+			a.Communities = append(a.Communities, bgp.Community(c.Value()))
+		}
+	}
+	slices.Sort(from)
+	r.Advertisements = from
+	changed := !pr.valid || !sameAdv(pr.adv, a) || !sameRoute(pr.route, r)
+	pr.valid, pr.adv, pr.route = true, a, r
+	return changed
+}
+
+func sameAdv(x, y bgp.Advertisement) bool {
+	return x.Prefix == y.Prefix && x.LocalPref == y.LocalPref &&
+		slices.Equal(x.Communities, y.Communities) && slices.Equal(x.LargeCommunities, y.LargeCommunities)
+}
+
+func sameRoute(x, y RouteStatus) bool {
+	return x.Prefix == y.Prefix && x.LocalPref == y.LocalPref && slices.Equal(x.Communities, y.Communities) &&
+		slices.Equal(x.Services, y.Services) && slices.Equal(x.Advertisements, y.Advertisements)
+}
+
+// route returns the status of a prefix, if it is in the set.
+func (rs *routeSet) route(p netip.Prefix) (RouteStatus, bool) {
+	pr := rs.prefixes[p]
+	if pr == nil || !pr.valid {
+		return RouteStatus{}, false
+	}
+	return pr.route, true
+}
+
+func (rs *routeSet) sortedPrefixes() []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(rs.prefixes))
+	for p, pr := range rs.prefixes {
+		if pr.valid {
+			out = append(out, p)
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int {
+		return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
+	})
+	return out
+}
+
+// advs is the desired set, sorted by prefix.
+func (rs *routeSet) advs() []bgp.Advertisement {
+	ps := rs.sortedPrefixes()
+	out := make([]bgp.Advertisement, len(ps))
+	for i, p := range ps {
+		out[i] = rs.prefixes[p].adv
+	}
+	return out
+}
+
+// routes is the set's status, sorted by prefix.
+func (rs *routeSet) routes() []RouteStatus {
+	ps := rs.sortedPrefixes()
+	out := make([]RouteStatus, len(ps))
+	for i, p := range ps {
+		out[i] = rs.prefixes[p].route
+	}
+	return out
 }
 
 // sessionParameters maps a validated BGPPeer to the session layer, with

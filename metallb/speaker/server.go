@@ -2,6 +2,7 @@ package speaker
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -164,33 +165,63 @@ func (s *speaker) report() *StatusReport {
 	s.mu.Lock()
 	v := s.view
 	events := slices.Clone(s.ring)
-	s.mu.Unlock()
-	rep := &StatusReport{
-		SchemaVersion: SchemaVersion, Node: s.opts.NodeName, PID: os.Getpid(), StartedAt: s.started, Time: now,
-		State: v.state, Message: v.message,
-		Cluster: ClusterStatus{Socket: s.opts.APISocket, Connected: v.connected},
-		MetalLB: v.metallb, Config: v.config,
-		Pools: orEmpty(v.pools), Peers: orEmpty(v.peers), Services: orEmpty(v.services), Events: orEmpty(events),
-		Sessions: make([]SessionStatus, 0, len(sts)),
+	services := make([]ServiceStatus, 0, len(v.services))
+	for _, st := range v.services {
+		services = append(services, st)
+	}
+	sessions := make([]SessionStatus, 0, len(sts))
+	for _, st := range sts {
+		var plan sessionPlan
+		var routes []RouteStatus
+		if sv := v.sessions[st.Name]; sv != nil {
+			plan = sv.plan
+			routes = sortedRoutes(sv.routes)
+		}
+		sessions = append(sessions, sessionStatus(st, plan, routes))
 	}
 	var lastErr error
 	var lastAt time.Time
 	for _, inf := range s.infs {
-		if _, _, err, at := inf.state(); err != nil {
-			rep.Cluster.Connected = false
+		if _, err, at := inf.State(); err != nil {
+			v.connected = false
 			if at.After(lastAt) {
 				lastErr, lastAt = err, at
 			}
 		}
 	}
+	s.mu.Unlock()
+	slices.SortFunc(services, func(a, b ServiceStatus) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	})
+	rep := &StatusReport{
+		SchemaVersion: SchemaVersion, Node: s.opts.NodeName, PID: os.Getpid(), StartedAt: s.started, Time: now,
+		State: v.state, Message: v.message,
+		Cluster: ClusterStatus{Socket: s.opts.APISocket, Connected: v.connected},
+		MetalLB: v.metallb, Config: v.config,
+		Pools: orEmpty(v.pools), Peers: orEmpty(v.peers), Services: services, Events: orEmpty(events),
+		Sessions: sessions,
+	}
 	if lastErr != nil {
 		rep.Cluster.LastError = lastErr.Error()
 		rep.Cluster.LastErrorTime = &lastAt
 	}
-	for _, st := range sts {
-		rep.Sessions = append(rep.Sessions, sessionStatus(st, v.sessions[st.Name]))
-	}
 	return rep
+}
+
+// sortedRoutes lists a session's desired set by prefix.
+func sortedRoutes(m map[netip.Prefix]RouteStatus) []RouteStatus {
+	ps := make([]netip.Prefix, 0, len(m))
+	for p := range m {
+		ps = append(ps, p)
+	}
+	slices.SortFunc(ps, func(a, b netip.Prefix) int {
+		return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
+	})
+	out := make([]RouteStatus, len(ps))
+	for i, p := range ps {
+		out[i] = m[p]
+	}
+	return out
 }
 
 func orEmpty[T any](s []T) []T {
@@ -202,7 +233,7 @@ func orEmpty[T any](s []T) []T {
 
 // sessionStatus merges the session layer's status with the plan's
 // configuration and routes.
-func sessionStatus(st bgp.Status, sp sessionPlan) SessionStatus {
+func sessionStatus(st bgp.Status, sp sessionPlan, routes []RouteStatus) SessionStatus {
 	p := sp.params
 	out := SessionStatus{
 		Name: st.Name, Peer: st.Peer, LocalAddress: st.LocalAddress,
@@ -216,7 +247,7 @@ func sessionStatus(st bgp.Status, sp sessionPlan) SessionStatus {
 		NegotiatedHoldTime: D(st.NegotiatedHoldTime), KeepaliveInterval: D(st.KeepaliveInterval),
 		EBGPMultiHop: p.EBGPMultiHop, Password: p.Password != "", PasswordSecret: sp.passwordSecret,
 		PrefixesDesired: st.PrefixesDesired, PrefixesAdvertised: st.PrefixesAdvertised,
-		Routes: orEmpty(sp.routes),
+		Routes: orEmpty(routes),
 	}
 	if ap, err := netip.ParseAddrPort(st.Peer); err == nil {
 		out.PeerAddress, out.PeerPort = ap.Addr().String(), ap.Port()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"os"
 	"reflect"
 	"slices"
@@ -34,6 +35,15 @@ const (
 
 // eventsKept is how many speaker events a StatusReport carries.
 const eventsKept = 100
+
+// DefaultResync is how often the speaker decides everything again without
+// a change (Options.Resync).
+const DefaultResync = 30 * time.Second
+
+// backoff bounds for retries.
+const (
+	minBackoff = 50 * time.Millisecond
+)
 
 // Run runs the speaker for one node until ctx ends, then closes its
 // sessions (the routers see Cease and drop the routes) and returns nil.
@@ -79,15 +89,15 @@ type speaker struct {
 	started time.Time
 	mgr     *bgp.Manager
 	c       kube.Interface
-	infs    map[string]*informer
 	trigger chan struct{}
 	events  *eventQueue
+	// dirty is what the informers changed since the last round.
+	dirty kube.Dirty
 
 	// Reconcile-loop state (only the loop goroutine touches it).
 	cfg         *config.Config
 	cfgLoadedAt time.Time
-	cfgVersion  uint64
-	cfgDone     bool
+	cfgDirty    bool
 	cfgErr      error
 	cfgSince    time.Time
 	cfgState    string
@@ -96,14 +106,28 @@ type speaker struct {
 	svcMemo     map[string]svcMemo     // by service key
 	lastWait    string
 	once        map[string]string
-	// slices caches slicesByService for one EndpointSlice informer version.
-	slicesVer uint64
-	slices    map[string][]api.EndpointSlice
+	// round is what the last complete round decided, which rounds for
+	// changed services update.
+	round *round
+	// fullNext makes the next round a complete one (after a failure).
+	fullNext bool
 
 	mu       sync.Mutex // guards the fields below
+	infs     map[string]*kube.Informer
 	view     view
 	ring     []EventRecord
 	announce map[string][]string // service key → announced IPs
+}
+
+// round is the state a complete round leaves for the rounds that follow:
+// what every decision depends on besides the service, the sessions'
+// desired sets per prefix, and the decisions.
+type round struct {
+	waitReason, waitMsg string
+	node                *api.Node
+	lbClass             string
+	sets                []*routeSet
+	decisions           map[string]serviceDecision
 }
 
 // sessionMemo is what was last Set on a session.
@@ -119,7 +143,8 @@ type svcMemo struct {
 	since     time.Time
 }
 
-// view is the speaker's side of the status, replaced each round.
+// view is the speaker's side of the status. A complete round replaces
+// it; rounds for changed services update its services and routes.
 type view struct {
 	state, message string
 	connected      bool
@@ -127,34 +152,100 @@ type view struct {
 	config         ConfigStatus
 	pools          []PoolStatus
 	peers          []PeerStatus
-	sessions       map[string]sessionPlan
-	services       []ServiceStatus
+	sessions       map[string]*sessionView
+	services       map[string]ServiceStatus
 }
+
+// sessionView is one session's configuration and desired set.
+type sessionView struct {
+	plan   sessionPlan
+	routes map[netip.Prefix]RouteStatus
+}
+
+// What the informers' handlers note.
+const (
+	dirtyConfig   = "config"
+	dirtyMetalLB  = "metallb"
+	dirtyServices = "services"
+)
 
 func newSpeaker(o Options) *speaker {
 	s := &speaker{
 		opts: o, log: o.Logger, ns: o.Namespace, started: time.Now(),
 		trigger:  make(chan struct{}, 1),
 		sessions: map[string]sessionMemo{}, peerMemo: map[string]string{}, svcMemo: map[string]svcMemo{},
-		announce: map[string][]string{}, cfgState: ConfigUnknown, once: map[string]string{},
+		announce: map[string][]string{}, cfgState: ConfigUnknown, once: map[string]string{}, cfgDirty: true,
 	}
+	s.dirty.SetNotify(s.poke)
 	s.mgr = bgp.NewManager(bgp.Options{Logger: o.Logger, OnEvent: s.onSessionEvent})
-	s.infs = map[string]*informer{
-		infMetalLB:       newInformer(kube.KindFor[api.MetalLB](), s.ns),
-		infPools:         newInformer(kube.KindFor[api.IPAddressPool](), s.ns),
-		infPeers:         newInformer(kube.KindFor[api.BGPPeer](), s.ns),
-		infAdvs:          newInformer(kube.KindFor[api.BGPAdvertisement](), s.ns),
-		infBFD:           newInformer(kube.KindFor[api.BFDProfile](), s.ns),
-		infCommunities:   newInformer(kube.KindFor[api.Community](), s.ns),
-		infL2:            newInformer(kube.KindFor[api.L2Advertisement](), s.ns),
-		infSecrets:       newInformer(kube.KindFor[api.Secret](), s.ns),
-		infNodes:         newInformer(kube.KindFor[api.Node](), ""),
-		infNamespaces:    newInformer(kube.KindFor[api.Namespace](), ""),
-		infServices:      newInformer(kube.KindFor[api.Service](), ""),
-		infEndpointSlice: newInformer(kube.KindFor[api.EndpointSlice](), ""),
-	}
 	s.view = view{state: StateConnecting, message: "connecting to the cluster API", metallb: MetalLBStatus{Namespace: s.ns}, config: ConfigStatus{State: ConfigUnknown}}
 	return s
+}
+
+// inform creates the informers over s.c and their handlers: a change of
+// the configuration, the node or the MetalLB resource asks for a complete
+// round; a change of a service or of its EndpointSlices for that service.
+func (s *speaker) inform() *kube.Informers {
+	f := kube.NewInformers(s.c, s.log)
+	infs := map[string]*kube.Informer{
+		infMetalLB:       f.ForNamespace(kube.KindFor[api.MetalLB](), s.ns),
+		infPools:         f.ForNamespace(kube.KindFor[api.IPAddressPool](), s.ns),
+		infPeers:         f.ForNamespace(kube.KindFor[api.BGPPeer](), s.ns),
+		infAdvs:          f.ForNamespace(kube.KindFor[api.BGPAdvertisement](), s.ns),
+		infBFD:           f.ForNamespace(kube.KindFor[api.BFDProfile](), s.ns),
+		infCommunities:   f.ForNamespace(kube.KindFor[api.Community](), s.ns),
+		infL2:            f.ForNamespace(kube.KindFor[api.L2Advertisement](), s.ns),
+		infSecrets:       f.ForNamespace(kube.KindFor[api.Secret](), s.ns),
+		infNodes:         f.For(kube.KindFor[api.Node]()),
+		infNamespaces:    f.For(kube.KindFor[api.Namespace]()),
+		infServices:      f.For(kube.KindFor[api.Service]()),
+		infEndpointSlice: f.For(kube.KindFor[api.EndpointSlice]()),
+	}
+	for _, n := range configInformers {
+		if n == infNodes {
+			// Labels and conditions of the node matter to every decision.
+			infs[n].AddHandler(func(kube.Change) { s.dirty.Mark(dirtyConfig, "") })
+			continue
+		}
+		infs[n].AddHandler(func(ch kube.Change) {
+			if specChanged(ch) {
+				s.dirty.Mark(dirtyConfig, "")
+			}
+		})
+	}
+	infs[infMetalLB].AddHandler(func(kube.Change) { s.dirty.Mark(dirtyMetalLB, "") })
+	infs[infServices].AddHandler(func(ch kube.Change) { s.dirty.Mark(dirtyServices, ch.Key) })
+	es := infs[infEndpointSlice]
+	es.AddIndex(kube.IndexService, kube.ServiceIndex)
+	es.AddHandler(func(ch kube.Change) {
+		var keys []string
+		if ch.Old != nil {
+			keys = kube.ServiceIndex(ch.Old)
+		}
+		if ch.New != nil {
+			keys = append(keys, kube.ServiceIndex(ch.New)...)
+		}
+		if len(keys) > 0 {
+			s.dirty.Mark(dirtyServices, keys...)
+		}
+	})
+	s.mu.Lock()
+	s.infs = infs
+	s.mu.Unlock()
+	return f
+}
+
+// specChanged reports whether a change of a configuration object can
+// change the configuration: the object came or went, or its content
+// (generation), labels, annotations or deletion changed — not a status
+// update such as an IPAddressPool's counters.
+func specChanged(ch kube.Change) bool {
+	if ch.Type != kube.Modified {
+		return true
+	}
+	a, b := ch.Old.Meta(), ch.New.Meta()
+	return a.Generation != b.Generation || !maps.Equal(a.Labels, b.Labels) || !maps.Equal(a.Annotations, b.Annotations) ||
+		(a.DeletionTimestamp == nil) != (b.DeletionTimestamp == nil)
 }
 
 func (s *speaker) poke() {
@@ -196,16 +287,23 @@ func (s *speaker) run(ctx context.Context) error {
 		s.events = newEventQueue(s.c, s.opts.NodeName, s.log)
 		go s.events.run(ctx)
 	}
-	var wg sync.WaitGroup
-	for _, inf := range s.infs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			inf.run(ctx, s.c, s.poke, s.log)
-		}()
-	}
-	defer wg.Wait()
+	infs := s.inform()
+	infs.Start(ctx)
+	defer infs.Wait()
+	go func() {
+		// The first round waits for every informer; the last one to list
+		// may have nothing to tell its handlers.
+		if infs.WaitForSync(ctx) {
+			s.poke()
+		}
+	}()
 
+	resync := s.opts.Resync
+	if resync <= 0 {
+		resync = DefaultResync
+	}
+	tick := time.NewTicker(resync)
+	defer tick.Stop()
 	backoff := time.Duration(0)
 	lastErr := ""
 	var retry <-chan time.Time
@@ -215,16 +313,23 @@ func (s *speaker) run(ctx context.Context) error {
 			return nil
 		case <-s.trigger:
 		case <-retry:
+		case <-tick.C:
+			s.dirty.MarkAll()
 		}
 		retry = nil
 		if !s.synced() {
 			continue
 		}
-		err := s.reconcile(ctx)
+		sets, all := s.dirty.Take()
+		if s.fullNext {
+			all, s.fullNext = true, false
+		}
+		err := s.reconcile(ctx, sets, all)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
+			s.fullNext = true
 			backoff = min(max(2*backoff, minBackoff), 10*time.Second)
 			if msg := err.Error(); msg != lastErr {
 				s.log.Warn("reconcile failed; retrying", "err", err, "in", backoff)
@@ -278,7 +383,7 @@ func (s *speaker) connect(ctx context.Context, cl *client.Client) error {
 
 func (s *speaker) synced() bool {
 	for _, inf := range s.infs {
-		if _, ok, _, _ := inf.state(); !ok {
+		if !inf.HasSynced() {
 			return false
 		}
 	}
@@ -292,16 +397,34 @@ func (s *speaker) setState(state, msg string) {
 }
 
 func (s *speaker) objects(name string) []api.Object {
-	objs, _, _ := s.infs[name].snapshot()
-	return objs
+	return s.infs[name].List()
 }
 
-// reconcile is one round: decide everything from the cached objects and
-// bring the sessions, their advertisements, logs, events and metrics in
-// line.
-func (s *speaker) reconcile(ctx context.Context) error {
+// reconcile is one round. A complete round decides everything from the
+// cached objects and brings the sessions, their advertisements, logs,
+// events and metrics in line; it runs at start, when the configuration,
+// the node or the MetalLB resource changed, every resync period and after
+// a failure. Otherwise a round decides again only the services that
+// changed (or whose EndpointSlices did), updates the desired sets of the
+// sessions they reach prefix by prefix, and Sets those sessions' merged
+// desired sets.
+func (s *speaker) reconcile(ctx context.Context, sets map[string]map[string]bool, all bool) error {
+	if all || s.round == nil || len(sets[dirtyConfig]) > 0 || len(sets[dirtyMetalLB]) > 0 {
+		if len(sets[dirtyConfig]) > 0 || all {
+			s.cfgDirty = true
+		}
+		return s.reconcileAll(ctx)
+	}
+	if len(sets[dirtyServices]) == 0 {
+		return nil
+	}
+	return s.reconcileServices(sets[dirtyServices])
+}
+
+// reconcileAll is a complete round.
+func (s *speaker) reconcileAll(ctx context.Context) error {
 	now := time.Now()
-	mlbs := typed[api.MetalLB](s.objects(infMetalLB))
+	mlbs := kube.Typed[api.MetalLB](s.objects(infMetalLB))
 	slices.SortFunc(mlbs, func(a, b *api.MetalLB) int {
 		ta, tb := time.Time{}, time.Time{}
 		if a.CreationTimestamp != nil {
@@ -313,12 +436,10 @@ func (s *speaker) reconcile(ctx context.Context) error {
 		return cmp.Or(ta.Compare(tb), cmp.Compare(a.Name, b.Name))
 	})
 	var node *api.Node
-	for _, n := range typed[api.Node](s.objects(infNodes)) {
-		if n.Name == s.opts.NodeName {
-			node = n
-		}
+	if o, ok := s.infs[infNodes].Get("", s.opts.NodeName); ok {
+		node = o.(*api.Node)
 	}
-	services := typed[api.Service](s.objects(infServices))
+	services := kube.Typed[api.Service](s.objects(infServices))
 	mstat := MetalLBStatus{Namespace: s.ns}
 	lbClass := s.opts.LoadBalancerClass
 	var mlb *api.MetalLB
@@ -392,12 +513,16 @@ func (s *speaker) reconcile(ctx context.Context) error {
 			}
 		}
 	}
-	svcStatus := s.serviceTransitions(ctx, now, p.services, services)
+	svcStatus := s.serviceTransitions(now, p.services, services)
 
+	r := &round{waitReason: waitReason, waitMsg: waitMsg, node: node, lbClass: lbClass, decisions: make(map[string]serviceDecision, len(p.services))}
+	for _, d := range p.services {
+		r.decisions[d.key] = d
+	}
 	v := view{
 		state: StateRunning, message: fmt.Sprintf("running: %d of %d BGPPeers selected for node %s", len(p.sessions), len(p.peers), s.opts.NodeName),
 		metallb: mstat, config: s.configStatus(), peers: p.peers, services: svcStatus,
-		sessions: map[string]sessionPlan{},
+		sessions: map[string]*sessionView{},
 	}
 	if waitReason != "" {
 		v.state, v.message = StateWaiting, waitMsg
@@ -409,8 +534,15 @@ func (s *speaker) reconcile(ctx context.Context) error {
 		v.peers = nil
 	}
 	for _, sp := range p.sessions {
-		v.sessions[sp.params.Name] = sp
+		r.sets = append(r.sets, sp.set)
+		sv := &sessionView{plan: sp, routes: make(map[netip.Prefix]RouteStatus, len(sp.routes))}
+		for _, pfx := range sp.set.sortedPrefixes() {
+			sv.routes[pfx], _ = sp.set.route(pfx)
+		}
+		sv.plan.advs, sv.plan.routes, sv.plan.set = nil, nil, nil
+		v.sessions[sp.params.Name] = sv
 	}
+	s.round = r
 	s.mu.Lock()
 	v.connected = true
 	s.view = v
@@ -418,22 +550,132 @@ func (s *speaker) reconcile(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// reconcileServices decides again the services with these keys, with the
+// configuration, node and sessions of the last complete round.
+func (s *speaker) reconcileServices(keys map[string]bool) error {
+	now := time.Now()
+	r := s.round
+	type routeChange struct {
+		session string
+		prefix  netip.Prefix
+		route   RouteStatus
+		ok      bool
+	}
+	var routes []routeChange
+	statuses := map[string]*ServiceStatus{}
+	announced := map[string][]string{}
+	dirty := map[*routeSet]bool{}
+	for key := range keys {
+		var svc *api.Service
+		if o, ok := s.infs[infServices].GetKey(key); ok {
+			svc = o.(*api.Service)
+		}
+		var d *serviceDecision
+		if svc != nil && svc.Spec.Type == api.ServiceTypeLoadBalancer {
+			x := newDecision(svc)
+			if r.waitReason != "" {
+				x.reason, x.message = r.waitReason, r.waitMsg
+			} else {
+				x = decideService(planInput{
+					nodeName: s.opts.NodeName, node: r.node, cfg: s.cfg, lbClass: r.lbClass, ignoreExcludeLB: s.opts.IgnoreExcludeLB,
+					slices: map[string][]api.EndpointSlice{key: s.slicesOf(key)},
+				}, svc)
+				if x.announced {
+					for _, rs := range r.sets {
+						if slices.ContainsFunc(x.ads, func(a config.Advertisement) bool { return reaches(a, rs.params) }) {
+							x.peers = append(x.peers, rs.params.Name)
+						}
+					}
+				}
+			}
+			d = &x
+		}
+		for _, rs := range r.sets {
+			for _, pfx := range rs.update(key, d) {
+				dirty[rs] = true
+				rt, ok := rs.route(pfx)
+				routes = append(routes, routeChange{rs.params.Name, pfx, rt, ok})
+			}
+		}
+		if d == nil {
+			delete(r.decisions, key)
+		} else {
+			r.decisions[key] = *d
+		}
+		st, ips := s.transition(now, key, d, svc)
+		statuses[key] = st
+		announced[key] = ips
+	}
+	var errs []error
+	for _, rs := range r.sets {
+		if !dirty[rs] {
+			continue
+		}
+		name := rs.params.Name
+		memo, ok := s.sessions[name]
+		if !ok {
+			continue
+		}
+		advs := rs.advs()
+		if err := memo.sess.Set(advs...); err != nil {
+			errs = append(errs, err)
+			s.sessions[name] = sessionMemo{sess: memo.sess}
+			continue
+		}
+		s.log.Debug("updated advertisements", "event", "updatedAdvertisements", "peer", name, "numAds", len(advs))
+		memo.advs = advs
+		s.sessions[name] = memo
+	}
+	s.mu.Lock()
+	for key, st := range statuses {
+		if st == nil {
+			delete(s.view.services, key)
+		} else {
+			s.view.services[key] = *st
+		}
+		if ips := announced[key]; len(ips) > 0 {
+			s.announce[key] = ips
+		} else {
+			delete(s.announce, key)
+		}
+	}
+	for _, c := range routes {
+		sv := s.view.sessions[c.session]
+		if sv == nil {
+			continue
+		}
+		if c.ok {
+			sv.routes[c.prefix] = c.route
+		} else {
+			delete(sv.routes, c.prefix)
+		}
+	}
+	s.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// slicesOf returns the EndpointSlices of one service.
+func (s *speaker) slicesOf(key string) []api.EndpointSlice {
+	objs := s.infs[infEndpointSlice].ByIndex(kube.IndexService, key)
+	out := make([]api.EndpointSlice, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, *o.(*api.EndpointSlice))
+	}
+	slices.SortFunc(out, func(a, b api.EndpointSlice) int { return cmp.Compare(a.Name, b.Name) })
+	return out
+}
+
 // evaluateConfig runs config.For when a configuration object changed. An
 // invalid configuration keeps the last valid one in effect, as MetalLB's
 // speaker does.
 func (s *speaker) evaluateConfig(now time.Time) {
-	var ver uint64
-	for _, n := range configInformers {
-		v, _, _, _ := s.infs[n].state()
-		ver += v
-	}
-	if s.cfgDone && ver == s.cfgVersion {
+	if !s.cfgDirty {
 		return
 	}
-	s.cfgDone, s.cfgVersion = true, ver
+	s.cfgDirty = false
 	var objs []api.Object
 	for _, n := range configInformers {
-		objs = append(objs, s.objects(n)...)
+		objs = append(objs, sortedObjects(s.objects(n))...)
 	}
 	cfg, err := config.For(config.ResourcesFrom(s.ns, objs))
 	if err != nil {
@@ -509,16 +751,21 @@ func poolStatus(cfg *config.Config) []PoolStatus {
 	return out
 }
 
+// sortedObjects sorts objects by namespace and name, as a list returns
+// them.
+func sortedObjects(objs []api.Object) []api.Object {
+	slices.SortFunc(objs, func(a, b api.Object) int {
+		x, y := a.Meta(), b.Meta()
+		return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
+	})
+	return objs
+}
+
 // slicesByService groups the EndpointSlices by the service they belong to
 // (label kubernetes.io/service-name).
 func (s *speaker) slicesByService() map[string][]api.EndpointSlice {
-	objs, ver, _ := s.infs[infEndpointSlice].snapshot()
-	if s.slices != nil && ver == s.slicesVer {
-		return s.slices
-	}
 	out := map[string][]api.EndpointSlice{}
-	defer func() { s.slices, s.slicesVer = out, ver }()
-	for _, es := range typed[api.EndpointSlice](objs) {
+	for _, es := range kube.Typed[api.EndpointSlice](sortedObjects(s.objects(infEndpointSlice))) {
 		name := es.Labels[api.LabelServiceName]
 		if name == "" {
 			continue
@@ -622,79 +869,95 @@ var eventWarningReasons = map[string]bool{
 
 // serviceTransitions logs serviceAnnounced/serviceWithdrawn, records
 // events and updates the announced metric for decisions that changed, and
-// returns the services' status.
-func (s *speaker) serviceTransitions(ctx context.Context, now time.Time, ds []serviceDecision, services []*api.Service) []ServiceStatus {
+// returns the services' status (for a complete round: every decision).
+func (s *speaker) serviceTransitions(now time.Time, ds []serviceDecision, services []*api.Service) map[string]ServiceStatus {
 	byKey := make(map[string]*api.Service, len(services))
 	for _, svc := range services {
 		byKey[serviceKey(svc.Namespace, svc.Name)] = svc
 	}
-	out := make([]ServiceStatus, 0, len(ds))
-	seen := make(map[string]bool, len(ds))
+	out := make(map[string]ServiceStatus, len(ds))
 	announced := map[string][]string{}
-	for _, d := range ds {
-		seen[d.key] = true
-		ips := joinAddrs(d.ips)
-		prev, had := s.svcMemo[d.key]
-		changed := !had || prev.announced != d.announced || prev.reason != d.reason || (d.announced && prev.ips != ips)
-		since := prev.since
-		if changed {
-			since = now
-			svc := byKey[d.key]
-			switch {
-			case d.announced:
-				s.log.Info("service has IP, announcing", "event", "serviceAnnounced", "service", d.key, "ips", ips, "pool", d.pool, "protocol", "bgp")
-				s.record(EventRecord{Time: now, Event: "serviceAnnounced", Service: d.key, IP: ips, Message: "pool " + d.pool})
-				s.serviceEvent(svc, kube.EventNormal, "nodeAssigned", fmt.Sprintf("announcing from node %q with protocol %q", s.opts.NodeName, "bgp"))
-			case prev.announced:
-				s.log.Info("withdrawing service announcement", "event", "serviceWithdrawn", "service", d.key, "ip", prev.ips, "reason", d.reason, "msg", d.message)
-				s.record(EventRecord{Time: now, Event: "serviceWithdrawn", Service: d.key, IP: prev.ips, Reason: d.reason, Message: d.message})
-				s.serviceEvent(svc, kube.EventNormal, d.reason, fmt.Sprintf("withdrawn from node %q: %s", s.opts.NodeName, d.message))
-			default:
-				s.log.Info("service not announced", "event", "serviceNotAnnounced", "service", d.key, "ip", ips, "reason", d.reason, "msg", d.message)
-				if len(d.ips) > 0 && d.reason != ReasonLoadBalancerClass {
-					typ := kube.EventNormal
-					if eventWarningReasons[d.reason] {
-						typ = kube.EventWarning
-					}
-					s.serviceEvent(svc, typ, d.reason, fmt.Sprintf("not announced from node %q: %s", s.opts.NodeName, d.message))
-				}
-			}
+	for i := range ds {
+		d := &ds[i]
+		st, ips := s.transition(now, d.key, d, byKey[d.key])
+		out[d.key] = *st
+		if len(ips) > 0 {
+			announced[d.key] = ips
 		}
-		s.svcMemo[d.key] = svcMemo{announced: d.announced, reason: d.reason, ips: ips, since: since}
-		if d.announced {
-			for _, ip := range d.ips {
-				announced[d.key] = append(announced[d.key], ip.String())
-			}
-		}
-		st := ServiceStatus{
-			Namespace: d.namespace, Name: d.name, IPs: make([]string, 0, len(d.ips)), Pool: d.pool,
-			ExternalTrafficPolicy: d.etp, Announced: d.announced, Reason: d.reason, Message: d.message,
-			Advertisements: d.adNames, Peers: d.peers, Prefixes: d.prefixes, Since: since,
-		}
-		for _, ip := range d.ips {
-			st.IPs = append(st.IPs, ip.String())
-		}
-		out = append(out, st)
 	}
-	for key, prev := range s.svcMemo {
-		if seen[key] {
-			continue
+	for key := range s.svcMemo {
+		if _, ok := out[key]; !ok {
+			s.transition(now, key, nil, byKey[key])
 		}
-		delete(s.svcMemo, key)
-		if !prev.announced {
-			continue
-		}
-		reason := ReasonServiceDeleted
-		if svc := byKey[key]; svc != nil && svc.Spec.Type != api.ServiceTypeLoadBalancer {
-			reason = ReasonNotLoadBalancer
-		}
-		s.log.Info("withdrawing service announcement", "event", "serviceWithdrawn", "service", key, "ip", prev.ips, "reason", reason)
-		s.record(EventRecord{Time: now, Event: "serviceWithdrawn", Service: key, IP: prev.ips, Reason: reason})
 	}
 	s.mu.Lock()
 	s.announce = announced
 	s.mu.Unlock()
 	return out
+}
+
+// transition handles one service's decision (nil: the service went or is
+// no LoadBalancer any more): logs, events and memo when it changed. It
+// returns the service's status (nil without a decision) and its
+// announced IPs.
+func (s *speaker) transition(now time.Time, key string, d *serviceDecision, svc *api.Service) (*ServiceStatus, []string) {
+	prev, had := s.svcMemo[key]
+	if d == nil {
+		if !had {
+			return nil, nil
+		}
+		delete(s.svcMemo, key)
+		if prev.announced {
+			reason := ReasonServiceDeleted
+			if svc != nil && svc.Spec.Type != api.ServiceTypeLoadBalancer {
+				reason = ReasonNotLoadBalancer
+			}
+			s.log.Info("withdrawing service announcement", "event", "serviceWithdrawn", "service", key, "ip", prev.ips, "reason", reason)
+			s.record(EventRecord{Time: now, Event: "serviceWithdrawn", Service: key, IP: prev.ips, Reason: reason})
+		}
+		return nil, nil
+	}
+	ips := joinAddrs(d.ips)
+	changed := !had || prev.announced != d.announced || prev.reason != d.reason || (d.announced && prev.ips != ips)
+	since := prev.since
+	if changed {
+		since = now
+		switch {
+		case d.announced:
+			s.log.Info("service has IP, announcing", "event", "serviceAnnounced", "service", d.key, "ips", ips, "pool", d.pool, "protocol", "bgp")
+			s.record(EventRecord{Time: now, Event: "serviceAnnounced", Service: d.key, IP: ips, Message: "pool " + d.pool})
+			s.serviceEvent(svc, kube.EventNormal, "nodeAssigned", fmt.Sprintf("announcing from node %q with protocol %q", s.opts.NodeName, "bgp"))
+		case prev.announced:
+			s.log.Info("withdrawing service announcement", "event", "serviceWithdrawn", "service", d.key, "ip", prev.ips, "reason", d.reason, "msg", d.message)
+			s.record(EventRecord{Time: now, Event: "serviceWithdrawn", Service: d.key, IP: prev.ips, Reason: d.reason, Message: d.message})
+			s.serviceEvent(svc, kube.EventNormal, d.reason, fmt.Sprintf("withdrawn from node %q: %s", s.opts.NodeName, d.message))
+		default:
+			s.log.Info("service not announced", "event", "serviceNotAnnounced", "service", d.key, "ip", ips, "reason", d.reason, "msg", d.message)
+			if len(d.ips) > 0 && d.reason != ReasonLoadBalancerClass {
+				typ := kube.EventNormal
+				if eventWarningReasons[d.reason] {
+					typ = kube.EventWarning
+				}
+				s.serviceEvent(svc, typ, d.reason, fmt.Sprintf("not announced from node %q: %s", s.opts.NodeName, d.message))
+			}
+		}
+	}
+	s.svcMemo[key] = svcMemo{announced: d.announced, reason: d.reason, ips: ips, since: since}
+	var announced []string
+	if d.announced {
+		for _, ip := range d.ips {
+			announced = append(announced, ip.String())
+		}
+	}
+	st := &ServiceStatus{
+		Namespace: d.namespace, Name: d.name, IPs: make([]string, 0, len(d.ips)), Pool: d.pool,
+		ExternalTrafficPolicy: d.etp, Announced: d.announced, Reason: d.reason, Message: d.message,
+		Advertisements: d.adNames, Peers: d.peers, Prefixes: d.prefixes, Since: since,
+	}
+	for _, ip := range d.ips {
+		st.IPs = append(st.IPs, ip.String())
+	}
+	return st, announced
 }
 
 func (s *speaker) serviceEvent(svc *api.Service, typ, reason, msg string) {
