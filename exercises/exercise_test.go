@@ -2,6 +2,7 @@ package exercises
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,4 +92,104 @@ colour: red
 			t.Errorf("missing %q in:\n%v", want, err)
 		}
 	}
+}
+
+func TestStudentLabs(t *testing.T) {
+	for _, c := range []struct {
+		ws   string
+		n    int
+		want string
+		err  string
+	}{
+		{DefaultWorkshop, 3, "student01 student02 student03", ""},
+		{"bgp101", 2, "bgp101-s01 bgp101-s02", ""},
+		{DefaultWorkshop, 0, "", "a workshop has 1 to 200 students, not 0"},
+		{"twenty-characters-xy", 120, "", `makes the lab name "twenty-characters-xy-s001"`},
+	} {
+		got, err := StudentLabs(c.ws, c.n)
+		switch {
+		case c.err != "":
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s %d: %v, want %s", c.ws, c.n, err, c.err)
+			}
+		case err != nil || strings.Join(got, " ") != c.want:
+			t.Errorf("%s %d: %v %v", c.ws, c.n, got, err)
+		}
+	}
+	got, _ := StudentLabs(DefaultWorkshop, 120)
+	if got[0] != "student001" || got[119] != "student120" {
+		t.Errorf("120 students: %s … %s", got[0], got[119])
+	}
+}
+
+func TestSameShape(t *testing.T) {
+	ref, _ := Builtin("asn-mismatch")
+	v14, _ := Builtin("vyos14-no-ipv4-unicast")
+	mh, _ := Builtin("ebgp-multihop")
+	if err := SameShape(ref.Topology, ref.Topology); err != nil {
+		t.Errorf("same: %v", err)
+	}
+	if err := SameShape(ref.Topology, v14.Topology); err == nil || err.Error() != "its router vyos speaks VyOS 1.3, not 1.4" {
+		t.Errorf("1.3 vs 1.4: %v", err)
+	}
+	if err := SameShape(ref.Topology, mh.Topology); err == nil || err.Error() != "it has no network core" {
+		t.Errorf("reference vs multihop: %v", err)
+	}
+}
+
+// Solution steps become the commands a student types.
+func TestCommands(t *testing.T) {
+	src := `name: c
+description: d
+lab: sno-bgp
+break: [{wait: 1s}]
+instructions: i
+solution:
+  text: t
+  steps:
+    - router: {node: vyos, typed: true, commands: [set a b]}
+    - router: {node: vyos, commands: [set c d]}
+    - apply: {manifests: "kind: X\n"}
+    - delete: {objects: [{kind: Service, namespace: ns, name: s}]}
+    - exec: {node: sno4, command: [sh, -c, "echo 'hi there'"]}
+    - wait: 2s
+`
+	e, err := Parse("c.yaml", []byte(src), nil, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, c := range Commands("s07", e.Solution.Steps) {
+		lines = append(lines, fmt.Sprintf("%s|%q|%q|%s", c.Line(), c.Stdin, c.Typed, c.Wait))
+	}
+	want := []string{
+		`onp ssh --lab s07 vyos|""|["configure" "set a b" "commit" "save" "exit" "exit"]|0s`,
+		`onp vyos configure --lab s07 vyos -f -|"set c d\n"|[]|0s`,
+		`onp apply --lab s07 -f -|"kind: X\n"|[]|0s`,
+		`onp delete --lab s07 Service s -n ns|""|[]|0s`,
+		`onp exec --lab s07 sno4 -- sh -c 'echo '\''hi there'\'''|""|[]|0s`,
+		`|""|[]|2s`,
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	if c := Commands(DefaultLab, e.Solution.Steps[:1]); c[0].Line() != "onp ssh vyos" {
+		t.Errorf("default lab: %q", c[0].Line())
+	}
+}
+
+// Parse never panics, and what it accepts has a lab and checks.
+func FuzzParse(f *testing.F) {
+	for _, name := range builtinNames() {
+		b, _ := BuiltinSource(name)
+		f.Add(b)
+	}
+	f.Add([]byte("name: x\nlab: {name: y}\nbreak: [{}]\nsolution: {steps: [{wait: 1s}]}\n"))
+	fsys := catalogueFS()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := Parse("f.yaml", data, fsys, "builtin")
+		if err == nil && (e.Topology == nil || len(e.GradingChecks()) == 0 || len(e.Break) == 0) {
+			t.Fatalf("accepted without a lab, checks or break steps: %q", data)
+		}
+	})
 }
