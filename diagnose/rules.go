@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -269,7 +270,13 @@ func (d *diag) notification(p *pair, code, subcode uint8) *speaker.Notification 
 func (d *diag) notificationLine(p *pair, n *speaker.Notification) string {
 	line := fmt.Sprintf("speaker %s: NOTIFICATION %s %d/%d %s", p.speakerNode, n.Direction, n.Code, n.Subcode, n.Name)
 	if n.Data != "" {
-		line += " (data " + n.Data + ")"
+		line += " (data " + n.Data
+		if n.Code == 2 && n.Subcode == 2 && (len(n.Data) == 4 || len(n.Data) == 8) {
+			if as, err := strconv.ParseUint(n.Data, 16, 32); err == nil {
+				line += fmt.Sprintf(": the AS it received, %d", as)
+			}
+		}
+		line += ")"
 	}
 	return line + ", " + ago(d.now, n.Time)
 }
