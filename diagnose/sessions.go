@@ -292,13 +292,15 @@ type Change struct {
 	// Peer is the end's peer address; PeerNode its node, if any.
 	Peer     string `json:"peer"`
 	PeerNode string `json:"peerNode,omitempty"`
-	From     string `json:"from"`
-	To       string `json:"to"`
+	// From is "" for the state an end is in when the watch starts.
+	From string `json:"from"`
+	To   string `json:"to"`
 	// Reason is why, when the end says (the speaker's transition reason,
 	// FRR's last reset reason and NOTIFICATION).
 	Reason string `json:"reason,omitempty"`
 	// Exact is false when the time is when a poll noticed the change
-	// (routers) rather than when it happened (the speaker's history).
+	// (routers, and the initial states) rather than when it happened (the
+	// speaker's history).
 	Exact bool `json:"exact"`
 }
 
@@ -306,7 +308,8 @@ type Change struct {
 const WatchInterval = 200 * time.Millisecond
 
 // Watch follows every session's state until ctx ends and passes each FSM
-// transition to emit: the speakers' transitions from their status
+// transition to emit. It starts with one Change per end with From "" (the
+// state the end is in when the watch starts); then come the transitions: the speakers' transitions from their status
 // history (exact times, every intermediate state), the routers' by polling
 // their neighbor state every interval (WatchInterval when zero), so that
 // states shorter than a poll may be missed on the router side. An error
@@ -337,6 +340,9 @@ func Watch(ctx context.Context, env Env, opts Options, interval time.Duration, e
 			}
 			for _, ss := range s.Status.Sessions {
 				k := key{s.Node, ss.Name}
+				if first {
+					changes = append(changes, Change{Time: now, Node: s.Node, Role: "speaker", Peer: ss.PeerAddress, PeerNode: ev.nodeByAddr(ss.PeerAddress), To: ss.State})
+				}
 				last, known := seenSpeaker[k]
 				for _, t := range ss.Transitions {
 					if known && !t.Time.After(last) || first {
@@ -365,7 +371,11 @@ func Watch(ctx context.Context, env Env, opts Options, interval time.Duration, e
 				}
 				prev, known := routerState[k]
 				routerState[k] = st
-				if first || (known && prev == st) {
+				if first {
+					changes = append(changes, Change{Time: now, Node: r.Node, Role: "router", Peer: addr, PeerNode: ev.nodeByAddr(addr), To: st})
+					continue
+				}
+				if known && prev == st {
 					continue
 				}
 				if !known {

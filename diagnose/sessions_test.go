@@ -50,17 +50,26 @@ func TestSessionsAndWatch(t *testing.T) {
 			return nil
 		})
 	}()
+	// The watch reports the initial states first.
+	testutil.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(changes) < 2 || changes[0].From != "" || changes[1].From != "" {
+			return fmt.Errorf("initial states: %+v", changes)
+		}
+		return nil
+	})
 	f.router("set protocols bgp 64512 neighbor 192.168.126.2 remote-as 64513")
 	testutil.Eventually(t, 15*time.Second, 200*time.Millisecond, func() error {
 		mu.Lock()
 		defer mu.Unlock()
-		var speakerDown, routerDown, badAS bool
+		var speakerDown, routerDown, retried bool
 		for _, c := range changes {
 			speakerDown = speakerDown || c.Role == "speaker" && c.From == "Established" && c.Exact
 			routerDown = routerDown || c.Role == "router" && c.From == "Established" && c.Node == "vyos" && !c.Exact
-			badAS = badAS || c.Role == "speaker" && strings.Contains(c.Reason, "Bad Peer AS")
+			retried = retried || c.Role == "speaker" && c.From == "OpenSent" && c.Exact
 		}
-		if !speakerDown || !routerDown || !badAS {
+		if !speakerDown || !routerDown || !retried {
 			return fmt.Errorf("changes so far: %+v", changes)
 		}
 		return nil
@@ -73,9 +82,12 @@ func TestSessionsAndWatch(t *testing.T) {
 	if err != nil || len(ss) != 1 {
 		t.Fatalf("%v %+v", err, ss)
 	}
-	rt = ss[0].Ends[1]
+	sp, rt = ss[0].Ends[0], ss[0].Ends[1]
 	if rt.PeerAS != 64513 || rt.State == "Established" {
 		t.Errorf("router end after the change: %+v", rt)
+	}
+	if n := sp.LastNotification; n == nil || n.Code != 2 || n.Subcode != 2 || n.Name != "OPEN Message Error / Bad Peer AS" {
+		t.Errorf("speaker end's last NOTIFICATION: %+v", sp.LastNotification)
 	}
 }
 

@@ -80,6 +80,9 @@ name or address). -o json prints the sessions (with -w: one change per line).`,
 				if enc != nil {
 					return enc.Encode(c)
 				}
+				if c.From == "" {
+					return nil // the table above shows the initial states
+				}
 				_, err := io.WriteString(a.stdout, changeLine(c)+"\n")
 				return err
 			})
