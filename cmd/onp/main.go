@@ -134,7 +134,12 @@ use the same addresses. The default lab is called "onp".`,
 		c.GroupID = "onp"
 		root.AddCommand(c)
 	}
-	root.AddGroup(&cobra.Group{ID: "cluster", Title: "Cluster:"}, &cobra.Group{ID: "checks", Title: "Checks and troubleshooting:"})
+	root.AddGroup(&cobra.Group{ID: "cluster", Title: "Cluster:"}, &cobra.Group{ID: "checks", Title: "Checks and troubleshooting:"},
+		&cobra.Group{ID: "teach", Title: "Exercises and workshops:"})
+	for _, c := range []*cobra.Command{a.exerciseCommand(), a.workshopCommand()} {
+		c.GroupID = "teach"
+		root.AddCommand(c)
+	}
 	for _, c := range []*cobra.Command{a.applyCommand(), a.createCommand(), a.deleteCommand(), a.getCommand()} {
 		c.GroupID = "cluster"
 		root.AddCommand(c)
