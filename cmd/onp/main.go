@@ -144,7 +144,7 @@ use the same addresses. The default lab is called "onp".`,
 		c.GroupID = "cluster"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.checkCommand(), a.scenarioCommand(), a.traceCommand()} {
+	for _, c := range []*cobra.Command{a.checkCommand(), a.scenarioCommand(), a.bgpCommand(), a.traceCommand(), a.diagnoseCommand()} {
 		c.GroupID = "checks"
 		root.AddCommand(c)
 	}
