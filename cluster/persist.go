@@ -22,7 +22,10 @@ import (
 //
 // A change set is one write(2) of one line, so an apply is all-or-nothing on
 // disk too: a torn last line (a machine crash mid-write) is dropped on load.
-// The log is folded into a new snapshot every compactEvery change sets.
+// The log is folded into a new snapshot once it has compactEvery change
+// sets and is at least as large as the snapshot (so that a large cluster
+// is not rewritten every compactEvery small changes: compaction costs a
+// constant share of what is written).
 const (
 	snapshotFile = "snapshot.json"
 	walFile      = "wal.jsonl"
@@ -52,6 +55,13 @@ type disk struct {
 	lock  *os.File
 	wal   *os.File
 	lines int
+	// walBytes and snapBytes are the sizes of the log and the snapshot.
+	walBytes, snapBytes int64
+}
+
+// compactDue says whether the log should be folded into the snapshot.
+func (d *disk) compactDue() bool {
+	return d.lines >= compactEvery && d.walBytes >= d.snapBytes
 }
 
 // openDisk locks the directory and returns what it holds: the snapshot and
@@ -74,6 +84,7 @@ func openDisk(dir string) (*disk, *snapshot, []walRecord, error) {
 	d := &disk{dir: dir, lock: lf}
 	snap := &snapshot{}
 	if b, err := os.ReadFile(filepath.Join(dir, snapshotFile)); err == nil {
+		d.snapBytes = int64(len(b))
 		if err := json.Unmarshal(b, snap); err != nil {
 			d.close()
 			return nil, nil, nil, fmt.Errorf("cluster state %s is damaged: %v; move it away to start with an empty cluster", filepath.Join(dir, snapshotFile), err)
@@ -107,6 +118,7 @@ func openDisk(dir string) (*disk, *snapshot, []walRecord, error) {
 		}
 		good += int64(len(line))
 		d.lines++
+		d.walBytes += int64(len(line))
 		if rec.RV > snap.ResourceVersion {
 			recs = append(recs, rec)
 		}
@@ -152,15 +164,24 @@ func (d *disk) append(rec walRecord) error {
 		return fmt.Errorf("write %s: %w", filepath.Join(d.dir, walFile), err)
 	}
 	d.lines++
+	d.walBytes += int64(len(b))
 	return nil
 }
 
-// compact replaces the snapshot and empties the log.
+// compact replaces the snapshot and empties the log. The objects are
+// stored JSON already: the snapshot is put together without encoding them
+// again.
 func (d *disk) compact(snap *snapshot) error {
-	b, err := json.Marshal(snap)
-	if err != nil {
-		return err
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, `{"resourceVersion":"%d","objects":[`, snap.ResourceVersion)
+	for i, raw := range snap.Objects {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(raw)
 	}
+	buf.WriteString("]}")
+	b := buf.Bytes()
 	tmp := filepath.Join(d.dir, snapshotFile+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -190,7 +211,7 @@ func (d *disk) compact(snap *snapshot) error {
 	if _, err := d.wal.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	d.lines = 0
+	d.lines, d.walBytes, d.snapBytes = 0, 0, int64(len(b))
 	return nil
 }
 

@@ -285,3 +285,44 @@ func FuzzServerApply(f *testing.F) {
 		}
 	})
 }
+
+// UpdateWithStatus is Update then UpdateStatus, committed as one change.
+func TestStoreUpdateWithStatus(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t, "")
+	created, err := s.Create(ctx, decode(t, `
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec: {type: LoadBalancer, ports: [{port: 80}]}
+`)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Watch(ctx, svcKind, "default", kube.ListOptions{ResourceVersion: created.Meta().ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	svc := created.(*api.Service)
+	svc.Annotations = map[string]string{"a": "b"}
+	svc.Status.LoadBalancer.Ingress = []api.LoadBalancerIngress{{IP: "10.0.0.10"}}
+	out, err := s.UpdateWithStatus(ctx, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*api.Service)
+	if got.Annotations["a"] != "b" || len(got.Status.LoadBalancer.Ingress) != 1 || got.Generation != svc.Generation {
+		t.Fatalf("updated: annotations %v, status %v, generation %d → %d", got.Annotations, got.Status, svc.Generation, got.Generation)
+	}
+	if rv := kube.ResourceVersionOf(got); rv != kube.ResourceVersionOf(created)+1 {
+		t.Fatalf("resource version %d after %d: want one change", rv, kube.ResourceVersionOf(created))
+	}
+	ev := <-w.Events()
+	if e := ev.Object.(*api.Service); ev.Type != kube.Modified || e.Annotations["a"] != "b" || len(e.Status.LoadBalancer.Ingress) != 1 {
+		t.Fatalf("event %s %+v", ev.Type, e)
+	}
+	if _, err := s.UpdateWithStatus(ctx, svc); !kube.IsConflict(err) {
+		t.Fatalf("stale resourceVersion: %v, want a conflict", err)
+	}
+}

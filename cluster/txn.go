@@ -492,11 +492,12 @@ func merge3(live, last, applied map[string]string) map[string]string {
 // lastApplied is the configuration kubectl records: the object as the user
 // wrote it, without server fields.
 func lastApplied(o api.Object) string {
-	c := kube.Clone(o)
+	c := shallowCopy(o)
 	m := c.Meta()
 	m.UID, m.ResourceVersion, m.CreationTimestamp, m.Generation = "", "", nil, 0
 	m.ManagedFields, m.SelfLink = nil, ""
 	if m.Annotations != nil {
+		m.Annotations = maps.Clone(m.Annotations)
 		delete(m.Annotations, LastAppliedAnnotation)
 		if len(m.Annotations) == 0 {
 			m.Annotations = nil
@@ -659,7 +660,7 @@ func (t *txn) commit() ([]*entry, error) {
 				continue
 			}
 			rv++
-			gone := kube.Clone(old.obj)
+			gone := shallowCopy(old.obj)
 			gone.Meta().ResourceVersion = strconv.FormatUint(rv, 10)
 			raw, _ := json.Marshal(gone)
 			rec.Del = append(rec.Del, walKey{k.res, k.ns, k.name})
@@ -700,7 +701,7 @@ func (t *txn) commit() ([]*entry, error) {
 		}
 	}
 	s.publish(evs)
-	if s.disk != nil && s.disk.lines >= compactEvery {
+	if s.disk != nil && s.disk.compactDue() {
 		if err := s.disk.compact(s.snapshotLocked()); err != nil {
 			s.log.Warn("compacting the cluster state failed; the log keeps growing", "err", err)
 		}
@@ -790,6 +791,37 @@ func (s *Store) replaceObj(obj api.Object, status bool) (api.Object, error) {
 	}
 	if e.raw == nil {
 		return e.obj, nil
+	}
+	return decoded(e)
+}
+
+var _ kube.StatusUpdater = (*Store)(nil)
+
+// UpdateWithStatus implements kube.StatusUpdater: Update, then
+// UpdateStatus with the object's status, in one transaction.
+func (s *Store) UpdateWithStatus(ctx context.Context, obj api.Object) (api.Object, error) {
+	var e *entry
+	_, err := s.write(func(t *txn) error {
+		o := kube.DeepCopy(obj)
+		if _, _, err := t.replace(o, false); err != nil {
+			return err
+		}
+		k, _ := kube.KindOf(api.Normalize(o))
+		if _, ok := t.get(keyOf(k, o.Meta())); !ok {
+			return nil // it went (deleted, its last finalizer removed)
+		}
+		st := shallowCopy(o)
+		st.Meta().ResourceVersion = ""
+		var err error
+		e, _, err = t.replace(st, true)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		k, _ := kube.KindOf(api.Normalize(obj))
+		return nil, kube.NotFound(k, obj.Meta().Name)
 	}
 	return decoded(e)
 }

@@ -315,6 +315,33 @@ func (c *Client) Watch(ctx context.Context, k api.Kind, namespace string, opts k
 	return w, nil
 }
 
+// watchEvent is one line of a watch.
+type watchEvent struct {
+	Type   string          `json:"type"`
+	Object json.RawMessage `json:"object"`
+}
+
+// splitEvent takes apart a line as the cluster's server writes it,
+// `{"type":"MODIFIED","object":{...}}`, without a pass over the object
+// (which Decode makes).
+func splitEvent(line []byte) (watchEvent, bool) {
+	line = bytes.TrimRight(line, "\r\n")
+	rest, ok := bytes.CutPrefix(line, []byte(`{"type":"`))
+	if !ok {
+		return watchEvent{}, false
+	}
+	i := bytes.IndexByte(rest, '"')
+	if i < 0 {
+		return watchEvent{}, false
+	}
+	typ := string(rest[:i])
+	obj, ok := bytes.CutPrefix(rest[i+1:], []byte(`,"object":`))
+	if !ok || len(obj) < 3 || obj[0] != '{' || obj[len(obj)-1] != '}' || obj[len(obj)-2] != '}' {
+		return watchEvent{}, false
+	}
+	return watchEvent{Type: typ, Object: obj[:len(obj)-1]}, true
+}
+
 type watcher struct {
 	ch     chan kube.WatchEvent
 	cancel context.CancelFunc
@@ -343,13 +370,12 @@ func (w *watcher) run(ctx context.Context, body io.ReadCloser) {
 	for {
 		line, err := r.ReadBytes('\n')
 		if len(bytes.TrimSpace(line)) > 0 {
-			var ev struct {
-				Type   string          `json:"type"`
-				Object json.RawMessage `json:"object"`
-			}
-			if jerr := json.Unmarshal(line, &ev); jerr != nil {
-				w.fail(fmt.Errorf("watch: bad event: %v", jerr))
-				return
+			ev, ok := splitEvent(line)
+			if !ok {
+				if jerr := json.Unmarshal(line, &ev); jerr != nil {
+					w.fail(fmt.Errorf("watch: bad event: %v", jerr))
+					return
+				}
 			}
 			if ev.Type == kube.Error {
 				var st kube.Status

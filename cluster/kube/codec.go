@@ -19,9 +19,11 @@ func Encode(o api.Object) ([]byte, error) { return json.Marshal(o) }
 // type, unknown fields are errors. A v1beta1 BGPPeer is converted to
 // v1beta2, the version the cluster stores.
 func Decode(data []byte) (api.Object, error) {
-	var tm api.TypeMeta
-	if err := json.Unmarshal(data, &tm); err != nil {
-		return nil, fmt.Errorf("decode object: %w", err)
+	tm, ok := leadingTypeMeta(data)
+	if !ok {
+		if err := json.Unmarshal(data, &tm); err != nil {
+			return nil, fmt.Errorf("decode object: %w", err)
+		}
 	}
 	if tm.Kind == "" || tm.APIVersion == "" {
 		return nil, fmt.Errorf("decode object: apiVersion and kind are required")
@@ -38,6 +40,32 @@ func Decode(data []byte) (api.Object, error) {
 	}
 	o.SetGVK(k.GVK)
 	return api.Normalize(o), nil
+}
+
+// leadingTypeMeta reads apiVersion and kind when the object starts with
+// them, as json.Marshal writes the cluster's types (`{"apiVersion":"v1",
+// "kind":"Service",...`): no pass over the whole object to find them.
+func leadingTypeMeta(data []byte) (api.TypeMeta, bool) {
+	var tm api.TypeMeta
+	rest, ok := bytes.CutPrefix(data, []byte(`{"apiVersion":"`))
+	if !ok {
+		return tm, false
+	}
+	i := bytes.IndexByte(rest, '"')
+	if i < 0 || bytes.IndexByte(rest[:i], '\\') >= 0 {
+		return tm, false
+	}
+	tm.APIVersion, rest = string(rest[:i]), rest[i+1:]
+	rest, ok = bytes.CutPrefix(rest, []byte(`,"kind":"`))
+	if !ok {
+		return tm, false
+	}
+	i = bytes.IndexByte(rest, '"')
+	if i < 0 || bytes.IndexByte(rest[:i], '\\') >= 0 {
+		return tm, false
+	}
+	tm.Kind = string(rest[:i])
+	return tm, true
 }
 
 // Clone returns a deep copy of an object, of the same Go type.

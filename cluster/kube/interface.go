@@ -31,6 +31,14 @@ type Interface interface {
 	Apply(ctx context.Context, objs []api.Object, opts ApplyOptions) ([]ApplyResult, error)
 }
 
+// StatusUpdater is implemented by clients that can replace an object's
+// metadata and spec and its status in one change (the in-process store):
+// Update then UpdateStatus, committed together, seen by watchers as one
+// MODIFIED event.
+type StatusUpdater interface {
+	UpdateWithStatus(ctx context.Context, obj api.Object) (api.Object, error)
+}
+
 // List is the result of a list call.
 type List struct {
 	Items []api.Object
