@@ -160,14 +160,21 @@ func BenchmarkAgentRSS(b *testing.B) {
 	}
 }
 
-// BenchmarkAPIOnlyServicesToIngress: N LoadBalancer Services applied in
-// one request to an API-only agent (store, API, MetalLB's controller,
-// endpointslices) → every one has its EXTERNAL-IP (seen through a watch
-// over the socket, as the speaker sees them); then all deleted one by one.
-// Reported: the apply call, apply → all assigned, and the deletes.
+// BenchmarkAPIOnlyServicesToIngress: N LoadBalancer Services (without
+// node ports: a node has 2,768) applied in one request to an API-only
+// agent (store, API, MetalLB's controller, endpointslices) → every one has
+// its EXTERNAL-IP (seen through a watch over the socket, as the speaker
+// sees them); then all deleted one by one. Reported: the apply call, apply
+// → all assigned, and the deletes. With requested=true every service asks
+// for its address (metallb.io/loadBalancerIPs), which takes the
+// allocator's search for a free address out of the path.
 func BenchmarkAPIOnlyServicesToIngress(b *testing.B) {
-	for _, n := range []int{1000, 10000} {
-		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
+	for _, tc := range []struct {
+		n         int
+		requested bool
+	}{{1000, false}, {10000, false}, {10000, true}} {
+		n := tc.n
+		b.Run(fmt.Sprintf("services=%d/requested=%v", n, tc.requested), func(b *testing.B) {
 			dir := filepath.Join(b.TempDir(), "nodes", "sno4")
 			ctx, cancel := context.WithCancel(context.Background())
 			ready := make(chan struct{})
@@ -208,10 +215,15 @@ spec: {addresses: [10.100.0.0/16]}
 				b.Fatal(err)
 			}
 			svcs := make([]api.Object, n)
+			noNodePorts := false
 			for i := range svcs {
 				svc := &api.Service{ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("s%05d", i), Namespace: "apps"}, Spec: api.ServiceSpec{
 					Type: api.ServiceTypeLoadBalancer, Ports: []api.ServicePort{{Port: 80, Protocol: api.ProtocolTCP}},
+					AllocateLoadBalancerNodePorts: &noNodePorts,
 				}}
+				if tc.requested {
+					svc.Annotations = map[string]string{"metallb.io/loadBalancerIPs": fmt.Sprintf("10.100.%d.%d", i/256, i%256)}
+				}
 				svc.SetGVK(api.GVK{APIVersion: api.CoreV1, Kind: "Service"})
 				svcs[i] = svc
 			}

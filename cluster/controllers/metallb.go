@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/onp-lab/onp/cluster/kube"
 	"github.com/onp-lab/onp/metallb/allocator"
@@ -53,8 +54,12 @@ type MetalLB struct {
 	alloc    *allocator.Allocator
 	class    string
 	cfgValid bool
-	reported map[string]string // service key → last failure reported
-	l2seen   map[string]int64  // L2Advertisement uid → generation reported
+	// poolsAt is when the pools' counters were last written; poolsLater
+	// is set while a later write is scheduled.
+	poolsAt    time.Time
+	poolsLater bool
+	reported   map[string]string // service key → last failure reported
+	l2seen     map[string]int64  // L2Advertisement uid → generation reported
 }
 
 // What the MetalLB controller notes as changed.
@@ -62,7 +67,12 @@ const (
 	dirtyServices = "services"
 	dirtyConfig   = "config"
 	dirtyL2       = "l2"
+	dirtyPools    = "pools"
 )
+
+// poolStatusEvery bounds how often the pools' counters are written while
+// services keep changing (counting walks every assigned address).
+const poolStatusEvery = 200 * time.Millisecond
 
 // Name implements the agent's Controller.
 func (m *MetalLB) Name() string { return "metallb-controller" }
@@ -151,8 +161,15 @@ func (m *MetalLB) Reconcile(ctx context.Context, c kube.Interface) error {
 	} else {
 		changed, err := m.convergeChanged(ctx, c, rec, sets[dirtyServices])
 		errs = append(errs, err...)
-		if changed {
-			errs = append(errs, m.poolStatus(ctx, c)...)
+		if changed || len(sets[dirtyPools]) > 0 {
+			if wait := poolStatusEvery - time.Since(m.poolsAt); wait > 0 {
+				if !m.poolsLater {
+					m.poolsLater = true
+					time.AfterFunc(wait, func() { m.dirty.Mark(dirtyPools, "") })
+				}
+			} else {
+				errs = append(errs, m.poolStatus(ctx, c)...)
+			}
 		}
 		for k := range sets[dirtyL2] {
 			if o, ok := m.l2s.GetKey(k); ok {
@@ -306,20 +323,27 @@ func (m *MetalLB) converge(ctx context.Context, c kube.Interface, rec *kube.Reco
 // with addresses in their status first (by key), then the others by
 // creation time, then by key.
 func sortForConverge(svcs []*api.Service) {
-	has := func(s *api.Service) bool { return len(statusIPs(s)) > 0 }
+	type sortKey struct {
+		has bool
+		at  *time.Time
+		key string
+	}
+	keys := make(map[*api.Service]sortKey, len(svcs))
+	for _, s := range svcs {
+		keys[s] = sortKey{len(statusIPs(s)) > 0, s.CreationTimestamp, allocator.ServiceKey(s)}
+	}
 	sort.SliceStable(svcs, func(i, j int) bool {
-		si, sj := has(svcs[i]), has(svcs[j])
-		if si != sj {
-			return si
+		a, b := keys[svcs[i]], keys[svcs[j]]
+		if a.has != b.has {
+			return a.has
 		}
-		ti, tj := svcs[i].CreationTimestamp, svcs[j].CreationTimestamp
-		if !si && ti != nil && tj != nil && !ti.Equal(*tj) {
-			return ti.Before(*tj)
+		if !a.has && a.at != nil && b.at != nil && !a.at.Equal(*b.at) {
+			return a.at.Before(*b.at)
 		}
-		if !si && (ti == nil) != (tj == nil) {
-			return ti != nil
+		if !a.has && (a.at == nil) != (b.at == nil) {
+			return a.at != nil
 		}
-		return allocator.ServiceKey(svcs[i]) < allocator.ServiceKey(svcs[j])
+		return a.key < b.key
 	})
 }
 
@@ -342,6 +366,7 @@ func statusIPs(svc *api.Service) []netip.Addr {
 
 // poolStatus writes the pools' address counters.
 func (m *MetalLB) poolStatus(ctx context.Context, c kube.Interface) []error {
+	m.poolsAt, m.poolsLater = time.Now(), false
 	if !m.cfgValid {
 		return nil
 	}
@@ -353,11 +378,11 @@ func (m *MetalLB) poolStatus(ctx context.Context, c kube.Interface) []error {
 		if p.Status == st {
 			continue
 		}
-		p = kube.Clone(p)
+		p = kube.DeepCopy(p)
 		p.Status = st
 		if _, err := c.UpdateStatus(ctx, p); err != nil && !kube.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("IPAddressPool %s status: %w", p.Name, err))
-			m.dirty.Requeue(dirtyConfig, "")
+			m.dirty.Requeue(dirtyPools, "")
 		}
 	}
 	return errs
@@ -396,11 +421,34 @@ func (m *MetalLB) write(ctx context.Context, c kube.Interface, rec *kube.Recorde
 	own := false
 	mine := func() {
 		if !own {
-			svc, own = kube.Clone(svc), true
+			svc, own = kube.DeepCopy(svc), true
 		}
 	}
-	// The annotation first (metadata), then the status subresource.
-	if svc.Annotations[api.AnnotationIPAllocateFromPool] != pool {
+	// The annotation first (metadata), then the status subresource; both
+	// in one change where the cluster can.
+	su, both := c.(kube.StatusUpdater)
+	both = both && svc.Annotations[api.AnnotationIPAllocateFromPool] != pool && !sameIngress(svc.Status.LoadBalancer.Ingress, ingress)
+	if both {
+		mine()
+		anns := maps.Clone(svc.Annotations)
+		if anns == nil {
+			anns = map[string]string{}
+		}
+		if pool == "" {
+			delete(anns, api.AnnotationIPAllocateFromPool)
+		} else {
+			anns[api.AnnotationIPAllocateFromPool] = pool
+		}
+		svc.Annotations = anns
+		svc.Status.LoadBalancer.Ingress = ingress
+		updated, err := su.UpdateWithStatus(ctx, svc)
+		if err != nil {
+			return err
+		}
+		svc = updated.(*api.Service)
+		m.log().Info("service addresses", "service", out.Key, "ips", out.IPs, "pool", pool)
+	}
+	if !both && svc.Annotations[api.AnnotationIPAllocateFromPool] != pool {
 		mine()
 		anns := maps.Clone(svc.Annotations)
 		if anns == nil {
@@ -418,7 +466,7 @@ func (m *MetalLB) write(ctx context.Context, c kube.Interface, rec *kube.Recorde
 		}
 		svc = updated.(*api.Service)
 	}
-	if !sameIngress(svc.Status.LoadBalancer.Ingress, ingress) {
+	if !both && !sameIngress(svc.Status.LoadBalancer.Ingress, ingress) {
 		mine()
 		svc.Status.LoadBalancer.Ingress = ingress
 		updated, err := c.UpdateStatus(ctx, svc)

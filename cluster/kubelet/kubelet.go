@@ -355,7 +355,7 @@ func (k *Kubelet) run(ctx context.Context, c kube.Interface, rec *kube.Recorder,
 		return nil
 	}
 	first := p.Status.Phase != "Running"
-	p = kube.Clone(p) // the informer's: change a copy
+	p = kube.DeepCopy(p) // the informer's: change a copy
 	p.Status = want
 	if _, err := c.UpdateStatus(ctx, p); err != nil {
 		return err
@@ -383,7 +383,7 @@ func (k *Kubelet) reportFailure(ctx context.Context, c kube.Interface, rec *kube
 	if sb := k.sandboxes[p.UID]; sb != nil {
 		k.teardown(sb)
 	}
-	p = kube.Clone(p) // the informer's: change a copy
+	p = kube.DeepCopy(p) // the informer's: change a copy
 	p.Status.Phase = "Pending"
 	p.Status.PodIP, p.Status.PodIPs = "", nil
 	p.Status.Conditions = []api.PodCondition{{Type: "PodScheduled", Status: api.ConditionTrue}, {Type: "Ready", Status: api.ConditionFalse, Reason: "ContainersNotReady"}}
