@@ -5,10 +5,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
-	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	gobgpapi "github.com/osrg/gobgp/v3/api"
+	"github.com/vishvananda/netlink"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/onp-lab/onp/cluster/kube"
 	"github.com/onp-lab/onp/internal/testutil"
@@ -98,18 +107,41 @@ spec:
 
 // BenchmarkServicesConverge: N LoadBalancer Services (selector-less, each
 // with a ready EndpointSlice on the node) applied in one request → all N
-// prefixes in FRR's BGP table (the neighbor's pfxRcd), through the agent's
-// allocator and the speaker; then all deleted → 0. API-only agent.
+// prefixes in FRR's BGP table (the neighbor's pfxRcd in `show bgp summary
+// json`, polled every 5 ms on one connection to bgpd's vty socket, not
+// vtysh: see vtyConn), through the agent's allocator and the
+// speaker; then all deleted one request each → 0. The API-only agent and
+// the speaker run as processes of their own, as onp runs them; their
+// memory (RSS) is read with the N services announced. In the same run
+// Debian's gobgpd, a second neighbor of the same FRR, injects N prefixes
+// (gRPC AddPathStream in batches of 1,000, as metallb/bgp's benchmark does)
+// and withdraws them: gobgpd-ms and the ratio speaker/gobgpd. With
+// requested=1 every service asks for its address (metallb.io/loadBalancerIPs),
+// which takes the allocator's search for a free address out of the path.
 func BenchmarkServicesConverge(b *testing.B) {
-	for _, n := range []int{1000} {
-		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
-			l := newTestLab(b, false)
-			r := l.seedRouter()
+	for _, tc := range []struct {
+		n         int
+		requested bool
+	}{{1000, false}, {10000, false}, {10000, true}} {
+		b.Run(fmt.Sprintf("services=%d/requested=%v", tc.n, tc.requested), func(b *testing.B) {
+			n := tc.n
+			l, agent := newProcessLab(b)
+			r := l.addRouter("eth0", nodeIP+"/24", routerIP+"/24", fmt.Sprintf(`hostname vyos
+router bgp 64512
+ bgp router-id %[1]s
+ neighbor %[2]s remote-as 64512
+ neighbor %[3]s remote-as 64512
+ neighbor %[3]s timers connect 1
+ address-family ipv4 unicast
+  neighbor %[2]s activate
+  neighbor %[3]s activate
+ exit-address-family
+`, routerIP, nodeIP, gobgpdIP))
+			g := startGobgpd(b)
 			o := l.speakerOptions()
-			o.Logger = testLogger(b, slog.LevelWarn)
 			o.DisableEvents = true
-			sp := l.startSpeaker(o)
-			l.apply(metallbNamespace + metallbResource + `apiVersion: metallb.io/v1beta1
+			sp := l.startSpeakerProcess(o)
+			l.apply(metallbNamespace + metallbResource + appsNamespace + `apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
 metadata: {namespace: metallb-system, name: big}
 spec: {addresses: [10.100.0.0/16]}
@@ -126,63 +158,220 @@ spec: {communities: ["65535:65282"]}
 `)
 			sp.waitStatus(sessionState("onp-bgp-peer", "Established"))
 			r.waitNeighbor("Established")
-			pfxRcd := func() (int, error) {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				sum, err := r.frr.BGPSummary(ctx)
-				if err != nil {
-					return 0, err
-				}
-				return sum["ipv4Unicast"].Peers[nodeIP].PfxRcd, nil
+			vty, err := dialVty(r.frr.Dir(), "bgpd")
+			if err != nil {
+				b.Fatal(err)
 			}
-			waitCount := func(want int) time.Time {
+			defer vty.Close()
+			waitCount := func(neighbor string, want int) time.Time {
 				var at time.Time
-				testutil.Eventually(b, 300*time.Second, 5*time.Millisecond, func() error {
-					got, err := pfxRcd()
+				testutil.Eventually(b, 600*time.Second, 5*time.Millisecond, func() error {
+					sum, err := vty.bgpSummary()
 					if err != nil {
 						return err
 					}
-					if got != want {
-						return fmt.Errorf("FRR has %d prefixes from the speaker, want %d", got, want)
+					p, ok := sum["ipv4Unicast"].Peers[neighbor]
+					if !ok || p.State != "Established" {
+						return fmt.Errorf("FRR neighbor %s: %+v", neighbor, p)
+					}
+					if p.PfxRcd != want {
+						return fmt.Errorf("FRR has %d prefixes from %s, want %d", p.PfxRcd, neighbor, want)
 					}
 					at = time.Now()
 					return nil
 				})
 				return at
 			}
-			var yaml strings.Builder
-			yaml.WriteString(appsNamespace)
-			for i := range n {
-				yaml.WriteString(serviceYAML("apps", fmt.Sprintf("s%05d", i), "", "", "sno4", true))
-			}
-			docs, err := api.Decode("bench.yaml", []byte(yaml.String()))
-			if err != nil {
-				b.Fatal(err)
-			}
-			objs := make([]api.Object, len(docs))
-			for i, d := range docs {
-				objs[i] = d.Object
-			}
+			waitCount(gobgpdIP, 0)
+			objs := benchServices(n, tc.requested)
 			ctx := context.Background()
-			var add, del time.Duration
+			var add, del, gadd, gdel time.Duration
+			var agentRSS, speakerRSS, agentPeak, speakerPeak float64
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
 				if _, err := l.c.Apply(ctx, objs, kube.ApplyOptions{Mode: kube.ModeApply}); err != nil {
 					b.Fatal(err)
 				}
-				add += waitCount(n).Sub(t0)
+				add += waitCount(nodeIP, n).Sub(t0)
+				agentRSS, agentPeak = rssMiB(agent.Process.Pid)
+				speakerRSS, speakerPeak = rssMiB(sp.cmd.Process.Pid)
 				t1 := time.Now()
 				for j := range n {
 					if err := l.c.Delete(ctx, kube.KindFor[api.Service](), "apps", fmt.Sprintf("s%05d", j), kube.DeleteOptions{}); err != nil {
 						b.Fatal(err)
 					}
 				}
-				del += waitCount(0).Sub(t1)
+				del += waitCount(nodeIP, 0).Sub(t1)
+
+				t2 := time.Now()
+				g.inject(b, n)
+				gadd += waitCount(gobgpdIP, n).Sub(t2)
+				t3 := time.Now()
+				g.withdrawAll(b)
+				gdel += waitCount(gobgpdIP, 0).Sub(t3)
+				b.Logf("n=%d speaker: converge %v, withdraw %v (agent %.0f MiB, speaker %.0f MiB) | gobgpd: converge %v, withdraw %v",
+					n, add/time.Duration(i+1), del/time.Duration(i+1), agentRSS, speakerRSS, gadd/time.Duration(i+1), gdel/time.Duration(i+1))
 			}
 			b.StopTimer()
-			b.ReportMetric(ms(add)/float64(b.N), "converge-ms")
-			b.ReportMetric(ms(del)/float64(b.N), "withdraw-all-ms")
+			sp.terminate()
+			l.stopAgent()
+			N := float64(b.N)
+			b.ReportMetric(ms(add)/N, "converge-ms")
+			b.ReportMetric(ms(del)/N, "withdraw-all-ms")
+			b.ReportMetric(ms(gadd)/N, "gobgpd-ms")
+			b.ReportMetric(ms(gdel)/N, "gobgpd-withdraw-ms")
+			b.ReportMetric(float64(add)/float64(gadd), "speaker/gobgpd")
+			b.ReportMetric(agentRSS, "agent-rss-MiB")
+			b.ReportMetric(speakerRSS, "speaker-rss-MiB")
+			b.ReportMetric(agentPeak, "agent-peak-MiB")
+			b.ReportMetric(speakerPeak, "speaker-peak-MiB")
 		})
+	}
+}
+
+// benchServices are n LoadBalancer services in namespace apps, each with a
+// ready EndpointSlice on sno4 (serviceYAML's shape) and without node ports
+// (a node has 2,768); requested ones ask for 10.100.x.y with
+// metallb.io/loadBalancerIPs.
+func benchServices(n int, requested bool) []api.Object {
+	noNodePorts := false
+	out := make([]api.Object, 0, 2*n)
+	ready := true
+	node := "sno4"
+	for i := range n {
+		name := fmt.Sprintf("s%05d", i)
+		svc := &api.Service{ObjectMeta: api.ObjectMeta{Namespace: "apps", Name: name}, Spec: api.ServiceSpec{
+			Type: api.ServiceTypeLoadBalancer, Ports: []api.ServicePort{{Port: 80, Protocol: api.ProtocolTCP}},
+			AllocateLoadBalancerNodePorts: &noNodePorts,
+		}}
+		if requested {
+			svc.Annotations = map[string]string{"metallb.io/loadBalancerIPs": fmt.Sprintf("10.100.%d.%d", i/256, i%256)}
+		}
+		svc.SetGVK(api.GVK{APIVersion: api.CoreV1, Kind: "Service"})
+		es := &api.EndpointSlice{
+			ObjectMeta:  api.ObjectMeta{Namespace: "apps", Name: name + "-1", Labels: map[string]string{api.LabelServiceName: name}},
+			AddressType: api.EndpointSliceAddressTypeIPv4,
+			Endpoints:   []api.Endpoint{{Addresses: []string{"10.128.0.5"}, NodeName: &node, Conditions: api.EndpointConditions{Ready: &ready, Serving: &ready}}},
+		}
+		es.SetGVK(api.GVK{APIVersion: api.DiscoveryV1, Kind: "EndpointSlice"})
+		out = append(out, svc, es)
+	}
+	return out
+}
+
+// gobgpdIP is the node address Debian's gobgpd speaks from in the
+// benchmarks (a second address on the node's link to the router).
+const gobgpdIP = "192.168.126.4"
+
+// gobgpd is Debian's gobgpd in the node's namespace, a passive iBGP
+// neighbor of the router, driven over its gRPC API.
+type gobgpd struct {
+	client gobgpapi.GobgpApiClient
+}
+
+func startGobgpd(b *testing.B) *gobgpd {
+	b.Helper()
+	testutil.RequireBinary(b, "/usr/bin/gobgpd", "gobgpd")
+	lk, err := netlink.LinkByName("eth0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, _ := netlink.ParseAddr(gobgpdIP + "/24")
+	if err := netlink.AddrAdd(lk, a); err != nil {
+		b.Fatalf("add %s to the node: %v", gobgpdIP, err)
+	}
+	dir := shortDir(b, "onpgobgp")
+	const apiAddr = "127.0.0.1:50061"
+	conf := fmt.Sprintf(`[global.config]
+  as = 64512
+  router-id = "%[1]s"
+  port = 179
+  local-address-list = ["%[1]s"]
+
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "%[2]s"
+    peer-as = 64512
+  [neighbors.timers.config]
+    connect-retry = 1
+  [neighbors.transport.config]
+    passive-mode = true
+    local-address = "%[1]s"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+`, gobgpdIP, routerIP)
+	cf := filepath.Join(dir, "gobgpd.toml")
+	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "gobgpd.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command("/usr/bin/gobgpd", "-f", cf, "-p", "--api-hosts", apiAddr, "--pprof-disable", "-l", "warn")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start gobgpd: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	b.Cleanup(func() {
+		syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
+		<-exited
+		logf.Close()
+	})
+	conn, err := grpc.Dial(apiAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close() })
+	g := &gobgpd{client: gobgpapi.NewGobgpApiClient(conn)}
+	testutil.Eventually(b, 10*time.Second, 20*time.Millisecond, func() error {
+		_, err := g.client.GetBgp(context.Background(), &gobgpapi.GetBgpRequest{})
+		return err
+	})
+	return g
+}
+
+var gobgpFamily = &gobgpapi.Family{Afi: gobgpapi.Family_AFI_IP, Safi: gobgpapi.Family_SAFI_UNICAST}
+
+// inject adds n /32s (10.200.0.0 up) with community 65535:65282.
+func (g *gobgpd) inject(b *testing.B, n int) {
+	b.Helper()
+	origin, _ := anypb.New(&gobgpapi.OriginAttribute{Origin: 0})
+	nh, _ := anypb.New(&gobgpapi.NextHopAttribute{NextHop: "0.0.0.0"})
+	comm, _ := anypb.New(&gobgpapi.CommunitiesAttribute{Communities: []uint32{65535<<16 | 65282}})
+	stream, err := g.client.AddPathStream(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := netip.MustParseAddr("10.200.0.0")
+	const batch = 1000
+	for i := 0; i < n; i += batch {
+		paths := make([]*gobgpapi.Path, 0, batch)
+		for range min(batch, n-i) {
+			nlri, _ := anypb.New(&gobgpapi.IPAddressPrefix{Prefix: a.String(), PrefixLen: 32})
+			paths = append(paths, &gobgpapi.Path{Family: gobgpFamily, Nlri: nlri, Pattrs: []*anypb.Any{origin, nh, comm}})
+			a = a.Next()
+		}
+		if err := stream.Send(&gobgpapi.AddPathStreamRequest{TableType: gobgpapi.TableType_GLOBAL, Paths: paths}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := stream.CloseAndRecv(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// withdrawAll deletes every path of the family.
+func (g *gobgpd) withdrawAll(b *testing.B) {
+	b.Helper()
+	if _, err := g.client.DeletePath(context.Background(), &gobgpapi.DeletePathRequest{TableType: gobgpapi.TableType_GLOBAL, Family: gobgpFamily}); err != nil {
+		b.Fatal(err)
 	}
 }

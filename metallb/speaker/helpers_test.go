@@ -9,7 +9,9 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -356,6 +358,14 @@ type runningSpeaker struct {
 	status string
 	stop   func()
 	cmd    *exec.Cmd // when it runs as a child process
+	exited chan struct{}
+}
+
+// terminate stops a speaker process with SIGTERM (it closes its sessions)
+// and waits for it.
+func (rs *runningSpeaker) terminate() {
+	syscall.Kill(rs.cmd.Process.Pid, syscall.SIGTERM)
+	<-rs.exited
 }
 
 func (l *testLab) speakerOptions() Options {
@@ -415,7 +425,12 @@ func TestSpeakerHelperProcess(t *testing.T) {
 		os.Exit(2)
 	}
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if err := Run(context.Background(), o); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	stopProfile := profileTo(os.Getenv("ONP_SPEAKER_CPUPROFILE"))
+	err := Run(ctx, o)
+	stopProfile()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -429,7 +444,8 @@ func (l *testLab) startSpeakerProcess(o Options) *runningSpeaker {
 	t.Helper()
 	raw, _ := json.Marshal(struct {
 		NodeName, APISocket, StatusSocket, MetricsAddr string
-	}{o.NodeName, o.APISocket, o.StatusSocket, o.MetricsAddr})
+		DisableEvents                                  bool
+	}{o.NodeName, o.APISocket, o.StatusSocket, o.MetricsAddr, o.DisableEvents})
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSpeakerHelperProcess$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+string(raw))
 	var out strings.Builder
@@ -443,8 +459,8 @@ func (l *testLab) startSpeakerProcess(o Options) *runningSpeaker {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	rs := &runningSpeaker{t: t, status: o.StatusSocket, cmd: cmd}
 	exited := make(chan struct{})
+	rs := &runningSpeaker{t: t, status: o.StatusSocket, cmd: cmd, exited: exited}
 	go func() {
 		cmd.Wait()
 		close(exited)
@@ -466,6 +482,111 @@ func (l *testLab) startSpeakerProcess(o Options) *runningSpeaker {
 		return err
 	})
 	return rs
+}
+
+// agentHelperEnv carries the options of a cluster agent run as a child
+// process.
+const agentHelperEnv = "ONP_AGENT_TEST_HELPER"
+
+// profileTo writes a CPU profile to path (none if empty) until the
+// returned function is called: a helper process profiled for a benchmark.
+func profileTo(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return func() {}
+	}
+	pprof.StartCPUProfile(f)
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
+
+type agentHelperOptions struct {
+	Lab, Node, Dir string
+	NodeAddresses  []netip.Addr
+}
+
+// TestAgentHelperProcess is not a test: it is the child process of
+// startAgentProcess (an API-only cluster agent as onp runs it, in the
+// node's namespace).
+func TestAgentHelperProcess(t *testing.T) {
+	raw := os.Getenv(agentHelperEnv)
+	if raw == "" {
+		t.Skip("helper process for other tests")
+	}
+	var a agentHelperOptions
+	if err := json.Unmarshal([]byte(raw), &a); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	o := cluster.AgentOptions{Lab: a.Lab, Node: a.Node, Dir: a.Dir, APIOnly: true, NodeAddresses: a.NodeAddresses}
+	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	stopProfile := profileTo(os.Getenv("ONP_AGENT_CPUPROFILE"))
+	err := cluster.RunAgent(ctx, o)
+	stopProfile()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// newProcessLab is newTestLab with an API-only agent running as a child
+// process (whose memory can be measured on its own).
+func newProcessLab(t testing.TB) (*testLab, *exec.Cmd) {
+	t.Helper()
+	node := requireNode(t)
+	testutil.RequireBinary(t, "/usr/lib/frr/bgpd", "frr")
+	testutil.RequireBinary(t, "vtysh", "frr")
+	l := &testLab{t: t, node: node, lab: testutil.RandName("t", 8), dir: shortDir(t, "onpspk")}
+	raw, _ := json.Marshal(agentHelperOptions{Lab: l.lab, Node: "sno4", Dir: l.dir, NodeAddresses: []netip.Addr{netip.MustParseAddr(nodeIP)}})
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAgentHelperProcess$")
+	cmd.Env = append(os.Environ(), agentHelperEnv+"="+string(raw))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	l.stopAgent = func() {
+		syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
+		<-exited
+		l.stopAgent = func() {}
+	}
+	l.c = client.New(cluster.SocketPath(l.dir))
+	t.Cleanup(func() {
+		l.stopAgent()
+		l.c.Close()
+	})
+	testutil.Eventually(t, 20*time.Second, 10*time.Millisecond, func() error { return l.c.Ping(context.Background()) })
+	return l, cmd
+}
+
+// rssMiB is a process's resident memory (VmRSS) and its peak (VmHWM).
+func rssMiB(pid int) (rss, peak float64) {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, f := range []struct {
+			key string
+			v   *float64
+		}{{"VmRSS:", &rss}, {"VmHWM:", &peak}} {
+			if v, ok := strings.CutPrefix(line, f.key); ok {
+				var kb float64
+				fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb)
+				*f.v = kb / 1024
+			}
+		}
+	}
+	return rss, peak
 }
 
 type writerFunc func([]byte) (int, error)

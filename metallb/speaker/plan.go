@@ -454,6 +454,17 @@ func (rs *routeSet) advs() []bgp.Advertisement {
 	return out
 }
 
+// desired is the desired set in no particular order (what Set takes).
+func (rs *routeSet) desired() []bgp.Advertisement {
+	out := make([]bgp.Advertisement, 0, len(rs.prefixes))
+	for _, pr := range rs.prefixes {
+		if pr.valid {
+			out = append(out, pr.adv)
+		}
+	}
+	return out
+}
+
 // routes is the set's status, sorted by prefix.
 func (rs *routeSet) routes() []RouteStatus {
 	ps := rs.sortedPrefixes()

@@ -111,6 +111,12 @@ type speaker struct {
 	round *round
 	// fullNext makes the next round a complete one (after a failure).
 	fullNext bool
+	// setDue are the sessions whose desired set changed since their last
+	// Set; lastSet is when that was; setLater is set while a Set is
+	// scheduled.
+	setDue   map[string]bool
+	lastSet  map[string]time.Time
+	setLater bool
 
 	mu       sync.Mutex // guards the fields below
 	infs     map[string]*kube.Informer
@@ -167,7 +173,14 @@ const (
 	dirtyConfig   = "config"
 	dirtyMetalLB  = "metallb"
 	dirtyServices = "services"
+	// dirtySets: a scheduled Set is due.
+	dirtySets = "sets"
 )
+
+// minSetInterval is how often at most a session's desired set is Set
+// while services keep changing (flushSets): every Set merges and compares
+// the whole set, so a burst of changes must not Set it for each one.
+const minSetInterval = 50 * time.Millisecond
 
 func newSpeaker(o Options) *speaker {
 	s := &speaker{
@@ -175,6 +188,7 @@ func newSpeaker(o Options) *speaker {
 		trigger:  make(chan struct{}, 1),
 		sessions: map[string]sessionMemo{}, peerMemo: map[string]string{}, svcMemo: map[string]svcMemo{},
 		announce: map[string][]string{}, cfgState: ConfigUnknown, once: map[string]string{}, cfgDirty: true,
+		setDue: map[string]bool{}, lastSet: map[string]time.Time{},
 	}
 	s.dirty.SetNotify(s.poke)
 	s.mgr = bgp.NewManager(bgp.Options{Logger: o.Logger, OnEvent: s.onSessionEvent})
@@ -415,8 +429,8 @@ func (s *speaker) reconcile(ctx context.Context, sets map[string]map[string]bool
 		}
 		return s.reconcileAll(ctx)
 	}
-	if len(sets[dirtyServices]) == 0 {
-		return nil
+	if len(sets[dirtySets]) > 0 {
+		s.setLater = false
 	}
 	return s.reconcileServices(sets[dirtyServices])
 }
@@ -513,6 +527,9 @@ func (s *speaker) reconcileAll(ctx context.Context) error {
 			}
 		}
 	}
+	// Every session has its whole desired set now (or the round failed and
+	// the next one is complete).
+	clear(s.setDue)
 	svcStatus := s.serviceTransitions(now, p.services, services)
 
 	r := &round{waitReason: waitReason, waitMsg: waitMsg, node: node, lbClass: lbClass, decisions: make(map[string]serviceDecision, len(p.services))}
@@ -606,26 +623,10 @@ func (s *speaker) reconcileServices(keys map[string]bool) error {
 		statuses[key] = st
 		announced[key] = ips
 	}
-	var errs []error
-	for _, rs := range r.sets {
-		if !dirty[rs] {
-			continue
-		}
-		name := rs.params.Name
-		memo, ok := s.sessions[name]
-		if !ok {
-			continue
-		}
-		advs := rs.advs()
-		if err := memo.sess.Set(advs...); err != nil {
-			errs = append(errs, err)
-			s.sessions[name] = sessionMemo{sess: memo.sess}
-			continue
-		}
-		s.log.Debug("updated advertisements", "event", "updatedAdvertisements", "peer", name, "numAds", len(advs))
-		memo.advs = advs
-		s.sessions[name] = memo
+	for rs := range dirty {
+		s.setDue[rs.params.Name] = true
 	}
+	err := s.flushSets(now)
 	s.mu.Lock()
 	for key, st := range statuses {
 		if st == nil {
@@ -651,6 +652,49 @@ func (s *speaker) reconcileServices(keys map[string]bool) error {
 		}
 	}
 	s.mu.Unlock()
+	return err
+}
+
+// flushSets Sets the merged desired set of each session whose set changed,
+// at most once per minSetInterval while changes keep coming: the first
+// change after a quiet moment goes out at once, a burst goes out in
+// batches (each Set hands the session its whole desired set, which costs
+// in proportion to its size). A Set not yet due is scheduled.
+func (s *speaker) flushSets(now time.Time) error {
+	var errs []error
+	var wait time.Duration
+	for _, rs := range s.round.sets {
+		name := rs.params.Name
+		if !s.setDue[name] {
+			continue
+		}
+		if d := minSetInterval - now.Sub(s.lastSet[name]); d > 0 {
+			if wait == 0 || d < wait {
+				wait = d
+			}
+			continue
+		}
+		delete(s.setDue, name)
+		memo, ok := s.sessions[name]
+		if !ok {
+			continue
+		}
+		s.lastSet[name] = now
+		advs := rs.desired()
+		err := memo.sess.Set(advs...)
+		if err != nil {
+			errs = append(errs, err)
+			s.sessions[name] = sessionMemo{sess: memo.sess}
+			continue
+		}
+		s.log.Debug("updated advertisements", "event", "updatedAdvertisements", "peer", name, "numAds", len(advs))
+		memo.advs = advs
+		s.sessions[name] = memo
+	}
+	if wait > 0 && !s.setLater {
+		s.setLater = true
+		time.AfterFunc(wait, func() { s.dirty.Mark(dirtySets, "") })
+	}
 	return errors.Join(errs...)
 }
 
@@ -823,9 +867,10 @@ func (s *speaker) applySessions(plans []sessionPlan, peers []PeerStatus, waitRea
 				"myASN", sp.params.MyASN, "peerASN", sp.params.PeerASN, "dynamicASN", string(sp.params.DynamicASN))
 			s.record(EventRecord{Time: now, Event: "peerAdded", Peer: sp.params.Name, Message: sp.params.PeerString()})
 			memo = sessionMemo{sess: sess}
-		} else if sameAdvs(memo.advs, sp.advs) {
+		} else if sameAdvSet(memo.advs, sp.advs) {
 			continue
 		}
+		s.lastSet[sp.params.Name] = now
 		if err := sess.Set(sp.advs...); err != nil {
 			errs = append(errs, err)
 			s.sessions[sp.params.Name] = sessionMemo{sess: sess}
@@ -855,10 +900,26 @@ func (s *speaker) applySessions(plans []sessionPlan, peers []PeerStatus, waitRea
 }
 
 func sameAdvs(a, b []bgp.Advertisement) bool {
-	return slices.EqualFunc(a, b, func(x, y bgp.Advertisement) bool {
-		return x.Prefix == y.Prefix && x.LocalPref == y.LocalPref &&
-			slices.Equal(x.Communities, y.Communities) && slices.Equal(x.LargeCommunities, y.LargeCommunities)
-	})
+	return slices.EqualFunc(a, b, sameAdv)
+}
+
+// sameAdvSet compares two desired sets (one advertisement per prefix) in
+// any order.
+func sameAdvSet(a, b []bgp.Advertisement) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	m := make(map[netip.Prefix]bgp.Advertisement, len(a))
+	for _, x := range a {
+		m[x.Prefix] = x
+	}
+	for _, y := range b {
+		x, ok := m[y.Prefix]
+		if !ok || !sameAdv(x, y) {
+			return false
+		}
+	}
+	return true
 }
 
 // eventWarningReasons are decisions that point at a configuration problem.
