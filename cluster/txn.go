@@ -504,6 +504,11 @@ func lastApplied(o api.Object) string {
 		}
 	}
 	b, _ := json.Marshal(c)
+	if m.Namespace != "" || !bytes.Contains(b, []byte(`"namespace"`)) {
+		if out, err := canonicalJSON(b, "status"); err == nil {
+			return string(out) + "\n"
+		}
+	}
 	var generic map[string]any
 	json.Unmarshal(b, &generic)
 	delete(generic, "status")
