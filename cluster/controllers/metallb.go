@@ -58,6 +58,7 @@ type MetalLB struct {
 	// is set while a later write is scheduled.
 	poolsAt    time.Time
 	poolsLater bool
+	events     eventQueue
 	reported   map[string]string // service key → last failure reported
 	l2seen     map[string]int64  // L2Advertisement uid → generation reported
 }
@@ -123,6 +124,13 @@ func specChanged(ch kube.Change) bool {
 // Resync implements the agent's Informed.
 func (m *MetalLB) Resync() { m.dirty.MarkAll() }
 
+// Close records the events still queued; the agent calls it when it
+// stops.
+func (m *MetalLB) Close() error {
+	m.events.flush(m.log())
+	return nil
+}
+
 func (m *MetalLB) log() *slog.Logger {
 	if m.Logger == nil {
 		return slog.New(slog.DiscardHandler)
@@ -152,6 +160,7 @@ func (m *MetalLB) Reconcile(ctx context.Context, c kube.Interface) error {
 		m.l2seen = map[string]int64{}
 	}
 	rec := &kube.Recorder{Client: c, Component: "metallb-controller", Host: m.Host}
+	m.events.start(ctx, rec, m.log())
 	var errs []error
 	if all || len(sets[dirtyConfig]) > 0 || m.alloc == nil {
 		errs = append(errs, m.convergeAll(ctx, c, rec)...)
@@ -477,9 +486,7 @@ func (m *MetalLB) write(ctx context.Context, c kube.Interface, rec *kube.Recorde
 		m.log().Info("service addresses", "service", out.Key, "ips", out.IPs, "pool", pool)
 	}
 	for _, e := range out.Events {
-		if err := rec.Event(ctx, svc, e.Type, e.Reason, e.Message); err != nil {
-			return err
-		}
+		m.events.add(svc, e.Type, e.Reason, e.Message)
 	}
 	if out.Err != nil {
 		var ae *allocator.Error
@@ -490,9 +497,7 @@ func (m *MetalLB) write(ctx context.Context, c kube.Interface, rec *kube.Recorde
 		msg := out.Err.Error()
 		if m.reported[out.Key] != msg {
 			m.log().Warn("service has no address", "service", out.Key, "reason", reason, "err", msg)
-			if err := rec.Event(ctx, svc, kube.EventWarning, reason, msg); err != nil {
-				return err
-			}
+			m.events.add(svc, kube.EventWarning, reason, msg)
 			m.reported[out.Key] = msg
 		}
 	} else {
