@@ -14,7 +14,12 @@
 // <node dir>/cluster/api.sock with Kubernetes' REST paths and JSON, plus a
 // batch apply endpoint; cluster/client is its Go client.
 //
-// The agent's controllers reconcile level-triggered (Controller):
+// The agent's controllers reconcile level-triggered (Controller). The
+// built-in ones but node-lifecycle are Informed: they read shared informers (kube.Informer)
+// that the store feeds as it commits — each object decoded once, kept
+// typed in memory, shared read-only — and reconcile what changed (the
+// services that changed, their EndpointSlices, their rules), with a
+// complete reconcile at start and every resync period:
 //
 //	node-lifecycle            the node's Node object (SNO labels, addresses, Ready)
 //	kubelet                   pods: a network namespace each, a pod IP, the echoserver (cluster/kubelet)

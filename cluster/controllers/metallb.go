@@ -1,8 +1,8 @@
 // Package controllers holds the embedded cluster's API-only controllers:
 // MetalLB's address allocation, EndpointSlices from services and pods, the
-// node's own Node object and event expiry. Each is level-triggered: its
-// Reconcile brings every object in line, whenever something it watches
-// changes.
+// node's own Node object and event expiry. Each is level-triggered; all
+// but Node read shared informers and bring in line what changed, and
+// everything at start and every resync period.
 package controllers
 
 import (

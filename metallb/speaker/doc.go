@@ -7,10 +7,18 @@
 // MetalLB's namespace (IPAddressPool, BGPPeer, BGPAdvertisement,
 // BFDProfile, Community, L2Advertisement, password Secrets), Nodes,
 // Namespaces, Services and EndpointSlices. Each kind is listed once and
-// then watched; every change triggers one reconcile round (changes that
-// arrive during a round are coalesced into the next). Nothing polls.
+// then watched by an informer (cluster/kube.Informer: typed objects,
+// decoded once); every change triggers a round (changes that arrive during
+// a round are coalesced into the next). Nothing polls.
 //
-// A round, as MetalLB's speaker does it:
+// A change of the configuration, the node or the MetalLB resource, the
+// first round, a failed round and every Options.Resync (30s) make a
+// complete round, below. Otherwise a round decides again only the
+// services that changed or whose EndpointSlices did, updates the desired
+// set of the sessions they reach prefix by prefix, and Sets those
+// sessions' merged desired sets (a burst of changes at most every 50 ms).
+//
+// A complete round, as MetalLB's speaker does it:
 //
 //   - The MetalLB resource starts the speaker: without one in MetalLB's
 //     namespace, or when its spec.nodeSelector does not match the node,
