@@ -329,7 +329,14 @@ func podRestarts(p *api.Pod) string {
 	n := 0
 	for _, cs := range p.Status.ContainerStatuses {
 		if m, ok := cs.(map[string]any); ok {
-			if r, ok := m["restartCount"].(float64); ok {
+			// float64 as decoded from JSON; an int as the kubelet writes it
+			// (objects handed out in the agent's process are not decoded).
+			switch r := m["restartCount"].(type) {
+			case float64:
+				n += int(r)
+			case int:
+				n += r
+			case int64:
 				n += int(r)
 			}
 		}
