@@ -44,6 +44,10 @@ type Allocator struct {
 	opts      Options
 	allocated map[string]*alloc
 	byIP      map[netip.Addr]*ipUse
+	// hint is, per prefix, an address below which every address is in use
+	// (or skipped as buggy): a service that shares nothing starts looking
+	// there, so allocating n services is not O(n²).
+	hint map[netip.Prefix]netip.Addr
 }
 
 type key struct {
@@ -70,7 +74,7 @@ func New(cfg *config.Config, opts Options) *Allocator {
 	if cfg == nil {
 		cfg = &config.Config{}
 	}
-	return &Allocator{cfg: cfg, opts: opts, allocated: map[string]*alloc{}, byIP: map[netip.Addr]*ipUse{}}
+	return &Allocator{cfg: cfg, opts: opts, allocated: map[string]*alloc{}, byIP: map[netip.Addr]*ipUse{}, hint: map[netip.Prefix]netip.Addr{}}
 }
 
 // SetConfig replaces the pools. Assignments whose addresses no pool holds
@@ -84,6 +88,7 @@ func (a *Allocator) SetConfig(cfg *config.Config) []string {
 		cfg = &config.Config{}
 	}
 	a.cfg = cfg
+	clear(a.hint)
 	var released []string
 	for _, k := range sortedKeys(a.allocated) {
 		al := a.allocated[k]
@@ -217,6 +222,11 @@ func (a *Allocator) unassign(k string) {
 		delete(u.services, k)
 		if len(u.services) == 0 {
 			delete(a.byIP, ip)
+			for p, h := range a.hint {
+				if p.Contains(ip) && ip.Less(h) {
+					a.hint[p] = ip
+				}
+			}
 		}
 	}
 }
@@ -264,8 +274,23 @@ func sharingOK(existing, want key) error {
 
 // freeIP returns the first address of prefix that service k may use.
 func (a *Allocator) freeIP(prefix netip.Prefix, avoidBuggy bool, k string, ports []Port, sk key) (netip.Addr, bool) {
-	for ip := prefix.Masked().Addr(); ip.IsValid() && prefix.Contains(ip); ip = ip.Next() {
+	start := prefix.Masked().Addr()
+	// A service that shares no address and holds none can only take an
+	// unused one: start at the hint and skip used addresses without the
+	// sharing checks.
+	fast := sk.sharing == "" && a.allocated[k] == nil
+	if h, ok := a.hint[prefix]; fast && ok {
+		start = h
+	}
+	for ip := start; ip.IsValid() && prefix.Contains(ip); ip = ip.Next() {
 		if avoidBuggy && config.AddrBuggy(ip) {
+			continue
+		}
+		if fast {
+			if a.byIP[ip] == nil {
+				a.hint[prefix] = ip
+				return ip, true
+			}
 			continue
 		}
 		if a.checkSharing(k, ip, ports, sk) == nil {
