@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/onp-lab/onp/internal/nsx"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -115,6 +116,16 @@ func RunAgent(ctx context.Context, opts AgentOptions) error {
 	}
 	if opts.Resync == 0 {
 		opts.Resync = 30 * time.Second
+	}
+	if opts.NodeNetns == "" {
+		// The kubelet moves threads into pod namespaces while it creates
+		// them; pin the node's namespace before it starts.
+		p, release, err := nsx.Self()
+		if err != nil {
+			return fmt.Errorf("cluster agent: %w", err)
+		}
+		defer release()
+		opts.NodeNetns = p
 	}
 	if len(opts.NodeAddresses) == 0 && !opts.APIOnly {
 		addrs, err := nodeAddresses(opts.NodeNetns)

@@ -255,3 +255,21 @@ func parseNsLink(s string) (uint64, bool) {
 	v, err := strconv.ParseUint(s[i+1:j], 10, 64)
 	return v, err == nil
 }
+
+// Self returns a path that keeps naming the network namespace the calling
+// thread is in now (normally the process's), and a function that releases
+// it. Use it instead of /proc/self/ns/net in a process that creates
+// namespaces: /proc/self names the main thread, which may be the very
+// thread that Create has moved into a new namespace for a moment.
+func Self() (string, func(), error) {
+	var f *os.File
+	err := onLockedThread(func() error {
+		var err error
+		f, err = os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		return err
+	})
+	if err != nil {
+		return "", func() {}, fmt.Errorf("pin the current network namespace: %w", err)
+	}
+	return fmt.Sprintf("/proc/self/fd/%d", f.Fd()), func() { f.Close() }, nil
+}

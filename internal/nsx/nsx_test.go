@@ -58,3 +58,35 @@ func TestCreateDoDelete(t *testing.T) {
 		t.Fatalf("Delete is not idempotent: %v", err)
 	}
 }
+
+func TestSelfSurvivesCreate(t *testing.T) {
+	testutil.RequireRoot(t)
+	want, _ := nsx.Inode("/proc/thread-self/ns/net")
+	p, release, err := nsx.Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	// Create moves a thread (possibly the main one) into new namespaces;
+	// the pinned path must keep naming ours throughout.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 20; i++ {
+			name := testutil.RandName("onptest-self-", 6)
+			if err := nsx.Create(name); err == nil {
+				nsx.Delete(name)
+			}
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if got, err := nsx.Inode(p); err != nil || got != want {
+			t.Fatalf("pinned namespace changed: %d != %d (%v)", got, want, err)
+		}
+	}
+}
