@@ -61,8 +61,16 @@ metadata: {name: l2, namespace: metallb-system}
 	for _, d := range docs {
 		objs = append(objs, d.Object)
 	}
-	if _, err := c.Apply(ctx, objs, kube.ApplyOptions{}); err != nil {
+	res, err := c.Apply(ctx, objs, kube.ApplyOptions{Summary: true})
+	if err != nil {
 		t.Fatal(err)
+	}
+	// A summary names each object, without its content.
+	for i, r := range res {
+		m := r.Object.Meta()
+		if r.Action != kube.ActionCreated || m.Name != objs[i].Meta().Name || m.UID == "" || m.Annotations != nil {
+			t.Fatalf("result %d: %s %+v", i, r.Action, m)
+		}
 	}
 	// The watch sees the service get its address.
 	deadline := time.After(10 * time.Second)

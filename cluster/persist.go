@@ -139,6 +139,11 @@ func openDisk(dir string) (*disk, *snapshot, []walRecord, error) {
 // again.
 func (d *disk) append(rec walRecord) error {
 	var buf bytes.Buffer
+	size := 64
+	for _, raw := range rec.Put {
+		size += len(raw) + 1
+	}
+	buf.Grow(size + 64*len(rec.Del))
 	fmt.Fprintf(&buf, `{"rv":%d`, rec.RV)
 	if len(rec.Put) > 0 {
 		buf.WriteString(`,"put":[`)

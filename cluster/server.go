@@ -39,6 +39,8 @@ type ApplyRequest struct {
 	DryRun  bool              `json:"dryRun,omitempty"`
 	Objects []json.RawMessage `json:"objects"`
 	Sources []api.Source      `json:"sources,omitempty"`
+	// Summary: each result's object carries its kind and metadata only.
+	Summary bool `json:"summary,omitempty"`
 }
 
 // ApplyResponse lists what happened to each object.
@@ -282,7 +284,7 @@ func (srv *Server) apply(w http.ResponseWriter, r *http.Request) {
 		}
 		objs[i] = o
 	}
-	entries, res, err := srv.store.applyEntries(objs, kube.ApplyOptions{Mode: req.Mode, DryRun: req.DryRun, Sources: req.Sources})
+	entries, res, err := srv.store.applyEntries(objs, kube.ApplyOptions{Mode: req.Mode, DryRun: req.DryRun, Sources: req.Sources, Summary: req.Summary}, true)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -298,7 +300,16 @@ func (srv *Server) apply(w http.ResponseWriter, r *http.Request) {
 		out.WriteString(`{"action":`)
 		out.Write(act)
 		out.WriteString(`,"object":`)
-		out.Write(entries[i].raw)
+		if req.Summary {
+			raw, err := json.Marshal(summaryOf(entries[i].obj))
+			if err != nil {
+				writeError(w, kube.InternalError(err))
+				return
+			}
+			out.Write(raw)
+		} else {
+			out.Write(entries[i].raw)
+		}
 		out.WriteByte('}')
 	}
 	out.WriteString("]}\n")

@@ -326,3 +326,93 @@ spec: {type: LoadBalancer, ports: [{port: 80}]}
 		t.Fatalf("stale resourceVersion: %v, want a conflict", err)
 	}
 }
+
+// UpdateWithStatusAll writes many objects in one change; when one of them
+// fails (here a stale resourceVersion), the others still land and only
+// that one reports the failure.
+func TestStoreUpdateWithStatusAll(t *testing.T) {
+	ctx := context.Background()
+	s := openTestStore(t, "")
+	var svcs []*api.Service
+	for _, name := range []string{"a", "b", "c"} {
+		o, err := s.Create(ctx, decode(t, fmt.Sprintf(`
+apiVersion: v1
+kind: Service
+metadata: {name: %s, namespace: default}
+spec: {type: LoadBalancer, ports: [{port: 80}]}
+`, name))[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		svcs = append(svcs, o.(*api.Service))
+	}
+	set := func(svc *api.Service, ip string) api.Object {
+		c := kube.DeepCopy(svc)
+		c.Annotations = map[string]string{api.AnnotationIPAllocateFromPool: "p"}
+		c.Status.LoadBalancer.Ingress = []api.LoadBalancerIngress{{IP: ip}}
+		return c
+	}
+	before := s.ResourceVersion()
+	for i, err := range s.UpdateWithStatusAll(ctx, []api.Object{set(svcs[0], "10.0.0.1"), set(svcs[1], "10.0.0.2")}) {
+		if err != nil {
+			t.Fatalf("object %d: %v", i, err)
+		}
+	}
+	if got := s.ResourceVersion(); got != before+2 {
+		t.Fatalf("resource version %d after %d: want one version per object", got, before)
+	}
+	for i, want := range []string{"10.0.0.1", "10.0.0.2"} {
+		got, err := kube.Get[api.Service](ctx, s, "default", svcs[i].Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Annotations[api.AnnotationIPAllocateFromPool] != "p" || len(got.Status.LoadBalancer.Ingress) != 1 || got.Status.LoadBalancer.Ingress[0].IP != want || got.Generation != 1 {
+			t.Fatalf("%s: annotations %v, status %+v, generation %d", got.Name, got.Annotations, got.Status, got.Generation)
+		}
+	}
+	// svcs[0] is stale now: its write fails, c's lands.
+	errs := s.UpdateWithStatusAll(ctx, []api.Object{set(svcs[0], "10.0.0.9"), set(svcs[2], "10.0.0.3")})
+	if !kube.IsConflict(errs[0]) || errs[1] != nil {
+		t.Fatalf("errors %v: want a conflict for a, none for c", errs)
+	}
+	if a, _ := kube.Get[api.Service](ctx, s, "default", "a"); a.Status.LoadBalancer.Ingress[0].IP != "10.0.0.1" {
+		t.Fatalf("a was changed by a stale write: %+v", a.Status)
+	}
+	if c, _ := kube.Get[api.Service](ctx, s, "default", "c"); len(c.Status.LoadBalancer.Ingress) != 1 || c.Status.LoadBalancer.Ingress[0].IP != "10.0.0.3" {
+		t.Fatalf("c: %+v", c.Status)
+	}
+	// A kind without a status subresource is refused.
+	sec, err := s.Create(ctx, decode(t, `
+apiVersion: v1
+kind: Secret
+metadata: {name: s, namespace: default}
+`)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := s.UpdateWithStatusAll(ctx, []api.Object{sec}); !kube.IsNotFound(errs[0]) || !strings.Contains(errs[0].Error(), "no status") {
+		t.Fatalf("secret: %v", errs)
+	}
+}
+
+// An apply that asks for a summary gets each object's kind and metadata
+// back, not the object.
+func TestStoreApplySummary(t *testing.T) {
+	s := openTestStore(t, "")
+	res, err := s.Apply(context.Background(), decode(t, `
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default, labels: {app: web}}
+spec: {type: LoadBalancer, ports: [{port: 80}]}
+`), kube.ApplyOptions{Summary: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := res[0].Object.(*api.Service)
+	if res[0].Action != kube.ActionCreated || svc.Name != "web" || svc.Namespace != "default" || svc.UID == "" || svc.ResourceVersion == "" || svc.Kind != "Service" {
+		t.Fatalf("summary %s %+v", res[0].Action, svc)
+	}
+	if svc.Spec.Type != "" || len(svc.Spec.Ports) != 0 || svc.Labels != nil || svc.Annotations != nil {
+		t.Fatalf("summary carries the object: %+v", svc)
+	}
+}

@@ -291,6 +291,21 @@ func (e *entry) specJSON() []byte {
 // replace stages a new version of an existing object: uid, creation time and
 // status stay (unless status is true: then only status changes).
 func (t *txn) replace(o api.Object, statusOnly bool) (*entry, bool, error) {
+	if statusOnly {
+		return t.replaceParts(o, replaceStatus)
+	}
+	return t.replaceParts(o, replaceSpec)
+}
+
+// What replaceParts takes from the object it is given.
+const (
+	replaceSpec   = iota // metadata and spec; the status stays
+	replaceStatus        // the status only
+	replaceBoth          // metadata, spec and status
+)
+
+func (t *txn) replaceParts(o api.Object, parts int) (*entry, bool, error) {
+	statusOnly := parts == replaceStatus
 	k, o, err := kindOf(o)
 	if err != nil {
 		return nil, false, err
@@ -323,7 +338,7 @@ func (t *txn) replace(o api.Object, statusOnly bool) (*entry, bool, error) {
 		nm.UID, nm.CreationTimestamp, nm.Generation = om.UID, om.CreationTimestamp, om.Generation
 		nm.DeletionTimestamp, nm.DeletionGracePeriodSeconds = om.DeletionTimestamp, om.DeletionGracePeriodSeconds
 		nm.ManagedFields, nm.SelfLink, nm.GenerateName = nil, "", om.GenerateName
-		if hasStatus(k) {
+		if hasStatus(k) && parts == replaceSpec {
 			next = withStatus(next, old.obj)
 		}
 		if err := t.defaults(k, next, old.obj); err != nil {
@@ -807,18 +822,8 @@ var _ kube.StatusUpdater = (*Store)(nil)
 func (s *Store) UpdateWithStatus(ctx context.Context, obj api.Object) (api.Object, error) {
 	var e *entry
 	_, err := s.write(func(t *txn) error {
-		o := kube.DeepCopy(obj)
-		if _, _, err := t.replace(o, false); err != nil {
-			return err
-		}
-		k, _ := kube.KindOf(api.Normalize(o))
-		if _, ok := t.get(keyOf(k, o.Meta())); !ok {
-			return nil // it went (deleted, its last finalizer removed)
-		}
-		st := shallowCopy(o)
-		st.Meta().ResourceVersion = ""
 		var err error
-		e, _, err = t.replace(st, true)
+		e, err = t.updateWithStatus(kube.DeepCopy(obj))
 		return err
 	})
 	if err != nil {
@@ -831,6 +836,59 @@ func (s *Store) UpdateWithStatus(ctx context.Context, obj api.Object) (api.Objec
 	return decoded(e)
 }
 
+// UpdateWithStatusAll implements kube.BatchStatusUpdater: the objects in
+// one change (one resource version each, one journal record, watchers
+// woken once), or, when one of them fails, each on its own so the others
+// still land.
+func (s *Store) UpdateWithStatusAll(ctx context.Context, objs []api.Object) []error {
+	errs := make([]error, len(objs))
+	// Staging changes an object's metadata in place (its resource version
+	// is cleared once checked); a second try needs the version it came with.
+	rvs := make([]string, len(objs))
+	for i, o := range objs {
+		rvs[i] = o.Meta().ResourceVersion
+	}
+	_, err := s.write(func(t *txn) error {
+		for _, o := range objs {
+			e, err := t.updateWithStatus(o)
+			if err != nil {
+				return err
+			}
+			if e == nil {
+				k, _ := kube.KindOf(api.Normalize(o))
+				return kube.NotFound(k, o.Meta().Name)
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		return errs
+	}
+	for i, o := range objs {
+		o.Meta().ResourceVersion = rvs[i]
+		_, errs[i] = s.UpdateWithStatus(ctx, o)
+	}
+	return errs
+}
+
+// updateWithStatus stages o's metadata and spec, then its status; o
+// becomes the store's. A nil entry: the object went (deleted, its last
+// finalizer removed).
+func (t *txn) updateWithStatus(o api.Object) (*entry, error) {
+	k, _ := kube.KindOf(api.Normalize(o))
+	if !hasStatus(k) {
+		return nil, kube.NewStatusError(kube.ReasonNotFound, http.StatusNotFound, "%s have no status subresource", kube.GroupResource(k))
+	}
+	e, _, err := t.replaceParts(o, replaceBoth)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := t.get(keyOf(k, o.Meta())); !ok {
+		return nil, nil
+	}
+	return e, nil
+}
+
 // Delete implements kube.Interface.
 func (s *Store) Delete(ctx context.Context, k api.Kind, namespace, name string, opts kube.DeleteOptions) error {
 	_, err := s.write(func(t *txn) error { return t.delete(k, namespace, name, opts) })
@@ -839,25 +897,51 @@ func (s *Store) Delete(ctx context.Context, k api.Kind, namespace, name string, 
 
 // Apply implements kube.Interface.
 func (s *Store) Apply(ctx context.Context, objs []api.Object, opts kube.ApplyOptions) ([]kube.ApplyResult, error) {
-	entries, results, err := s.applyEntries(objs, opts)
+	entries, results, err := s.applyEntries(objs, opts, false)
 	if err != nil {
 		return nil, err
 	}
 	for i, e := range entries {
-		results[i].Object = kube.DeepCopy(e.obj)
+		if opts.Summary {
+			results[i].Object = summaryOf(e.obj)
+		} else {
+			results[i].Object = kube.DeepCopy(e.obj)
+		}
 	}
 	return results, nil
 }
 
+// summaryOf is an object of o's kind with o's metadata only (labels and
+// annotations left out): an apply's result when the caller asked for a
+// summary.
+func summaryOf(o api.Object) api.Object {
+	n := reflect.New(reflect.TypeOf(o).Elem()).Interface().(api.Object)
+	n.SetGVK(o.GVK())
+	m := *o.Meta()
+	m.Labels, m.Annotations, m.ManagedFields, m.OwnerReferences, m.Finalizers = nil, nil, nil, nil, nil
+	*n.Meta() = m
+	return n
+}
+
 // applyEntries is Apply returning the entries (their JSON is set, also
-// for a dry run) and the actions.
-func (s *Store) applyEntries(objs []api.Object, opts kube.ApplyOptions) ([]*entry, []kube.ApplyResult, error) {
+// for a dry run) and the actions. owned: the objects are the store's to
+// keep and change (the API server decoded them for this call).
+func (s *Store) applyEntries(objs []api.Object, opts kube.ApplyOptions, owned bool) ([]*entry, []kube.ApplyResult, error) {
 	mode := opts.Mode
 	if mode == "" {
 		mode = kube.ModeApply
 	}
 	if mode != kube.ModeApply && mode != kube.ModeCreate {
 		return nil, nil, kube.BadRequest("unknown apply mode %q (use %s or %s)", mode, kube.ModeApply, kube.ModeCreate)
+	}
+	if !owned {
+		// The caller's objects stay as they are (copied before the store
+		// is locked).
+		cp := make([]api.Object, len(objs))
+		for i, o := range objs {
+			cp[i] = kube.DeepCopy(o)
+		}
+		objs = cp
 	}
 	results := make([]kube.ApplyResult, len(objs))
 	entries := make([]*entry, len(objs))
@@ -870,7 +954,6 @@ func (s *Store) applyEntries(objs []api.Object, opts kube.ApplyOptions) ([]*entr
 	t.sources = map[string]api.Source{}
 	var failures []error
 	for i, o := range objs {
-		o = kube.DeepCopy(o)
 		if i < len(opts.Sources) {
 			if k, ok := kube.KindOf(api.Normalize(o)); ok && k.Namespaced && o.Meta().Namespace == "" {
 				o.Meta().Namespace = "default"

@@ -72,7 +72,7 @@ func (a *clusterAPI) Apply(ctx context.Context, source string, manifests []byte)
 	if len(objs) == 0 {
 		return Permanent(fmt.Errorf("%s has no objects", source))
 	}
-	if _, err := a.c.Apply(ctx, objs, kube.ApplyOptions{Mode: kube.ModeApply, Sources: srcs}); err != nil {
+	if _, err := a.c.Apply(ctx, objs, kube.ApplyOptions{Mode: kube.ModeApply, Sources: srcs, Summary: true}); err != nil {
 		return a.fail(fmt.Sprintf("apply %s", source), err)
 	}
 	return nil

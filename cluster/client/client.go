@@ -250,7 +250,8 @@ func (c *Client) Apply(ctx context.Context, objs []api.Object, opts kube.ApplyOp
 		DryRun  bool         `json:"dryRun,omitempty"`
 		Objects []api.Object `json:"objects"`
 		Sources []api.Source `json:"sources,omitempty"`
-	}{Mode: opts.Mode, DryRun: opts.DryRun, Sources: opts.Sources}
+		Summary bool         `json:"summary,omitempty"`
+	}{Mode: opts.Mode, DryRun: opts.DryRun, Sources: opts.Sources, Summary: opts.Summary}
 	for _, o := range objs {
 		o, err := withKind(o)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/onp-lab/onp/cluster/kube"
@@ -50,6 +51,12 @@ type MetalLB struct {
 
 	svcs, pools, nss, l2s, mlbs *kube.Informer
 	dirty                       kube.Dirty
+	// settled is, per service key, the pool annotation and addresses the
+	// controller last left the service with: a change that only brings a
+	// service there is the controller's own write coming back, and needs no
+	// round (10,000 allocations are not converged twice).
+	settledMu sync.Mutex
+	settled   map[string]string
 
 	alloc    *allocator.Allocator
 	class    string
@@ -98,7 +105,12 @@ func (m *MetalLB) Inform(inf *kube.Informers, notify func()) {
 	m.nss = kube.InformerOf[api.Namespace](inf)
 	m.l2s = kube.InformerOf[api.L2Advertisement](inf)
 	m.mlbs = inf.ForNamespace(kube.KindFor[api.MetalLB](), m.namespace())
-	m.svcs.AddHandler(func(ch kube.Change) { m.dirty.Mark(dirtyServices, ch.Key) })
+	m.svcs.AddHandler(func(ch kube.Change) {
+		if m.echo(ch) {
+			return
+		}
+		m.dirty.Mark(dirtyServices, ch.Key)
+	})
 	config := func(ch kube.Change) {
 		if specChanged(ch) {
 			m.dirty.Mark(dirtyConfig, "")
@@ -119,6 +131,59 @@ func specChanged(ch kube.Change) bool {
 	}
 	a, b := ch.Old.Meta(), ch.New.Meta()
 	return a.Generation != b.Generation || !maps.Equal(a.Labels, b.Labels) || (a.DeletionTimestamp == nil) != (b.DeletionTimestamp == nil)
+}
+
+// settledState is what settled records of a service: its pool
+// annotation and its status addresses.
+func settledState(pool string, ingress []api.LoadBalancerIngress) string {
+	var b strings.Builder
+	b.WriteString(pool)
+	for _, in := range ingress {
+		b.WriteByte('|')
+		b.WriteString(in.IP)
+		b.WriteByte('/')
+		b.WriteString(in.Hostname)
+	}
+	return b.String()
+}
+
+// settle records the state the controller leaves a service in, before it
+// writes it (the store tells the informers while it commits).
+func (m *MetalLB) settle(key, pool string, ingress []api.LoadBalancerIngress) {
+	m.settledMu.Lock()
+	defer m.settledMu.Unlock()
+	if m.settled == nil {
+		m.settled = map[string]string{}
+	}
+	m.settled[key] = settledState(pool, ingress)
+}
+
+// echo reports whether a service change is only the controller's own
+// write: nothing but the pool annotation and the status changed, to what
+// the controller left. Anything else (spec, labels, other annotations,
+// deletion, someone else's status) is a change to converge.
+func (m *MetalLB) echo(ch kube.Change) bool {
+	if ch.Type == kube.Deleted {
+		m.settledMu.Lock()
+		delete(m.settled, ch.Key)
+		m.settledMu.Unlock()
+		return false
+	}
+	if ch.Type != kube.Modified || specChanged(ch) {
+		return false
+	}
+	a, b := ch.Old.(*api.Service), ch.New.(*api.Service)
+	same := func(k, v string) bool { return k == api.AnnotationIPAllocateFromPool }
+	ac, bc := maps.Clone(a.Annotations), maps.Clone(b.Annotations)
+	maps.DeleteFunc(ac, same)
+	maps.DeleteFunc(bc, same)
+	if !maps.Equal(ac, bc) {
+		return false
+	}
+	m.settledMu.Lock()
+	defer m.settledMu.Unlock()
+	st, ok := m.settled[ch.Key]
+	return ok && st == settledState(b.Annotations[api.AnnotationIPAllocateFromPool], b.Status.LoadBalancer.Ingress)
 }
 
 // Resync implements the agent's Informed.
@@ -232,12 +297,14 @@ func (m *MetalLB) convergeAll(ctx context.Context, c kube.Interface, rec *kube.R
 		byKey[allocator.ServiceKey(s)] = s
 	}
 	var errs []error
+	b := m.newBatch(ctx, c)
 	for _, out := range m.alloc.ConvergeAll(svcs) {
-		if err := m.write(ctx, c, rec, byKey[out.Key], out); err != nil {
+		if err := m.write(ctx, c, b, byKey[out.Key], out); err != nil {
 			errs = append(errs, fmt.Errorf("service %s: %w", out.Key, err))
 			m.dirty.Requeue(dirtyServices, out.Key)
 		}
 	}
+	errs = append(errs, b.flush()...)
 	for k := range m.reported {
 		if byKey[k] == nil {
 			delete(m.reported, k)
@@ -309,6 +376,7 @@ func (m *MetalLB) converge(ctx context.Context, c kube.Interface, rec *kube.Reco
 	}
 	freed := false
 	var errs []error
+	b := m.newBatch(ctx, c)
 	for _, s := range svcs {
 		k := allocator.ServiceKey(s)
 		done[k] = true
@@ -320,12 +388,12 @@ func (m *MetalLB) converge(ctx context.Context, c kube.Interface, rec *kube.Reco
 				freed = true
 			}
 		}
-		if err := m.write(ctx, c, rec, s, allocator.Outcome{Result: r, Err: err}); err != nil {
+		if err := m.write(ctx, c, b, s, allocator.Outcome{Result: r, Err: err}); err != nil {
 			errs = append(errs, fmt.Errorf("service %s: %w", k, err))
 			m.dirty.Requeue(dirtyServices, k)
 		}
 	}
-	return freed, errs
+	return freed, append(errs, b.flush()...)
 }
 
 // sortForConverge orders services as allocator.ConvergeAll does: those
@@ -414,7 +482,7 @@ func (m *MetalLB) reportL2(ctx context.Context, rec *kube.Recorder, l *api.L2Adv
 
 // write brings one service's annotation, status and events in line with
 // the allocator's outcome.
-func (m *MetalLB) write(ctx context.Context, c kube.Interface, rec *kube.Recorder, svc *api.Service, out allocator.Outcome) error {
+func (m *MetalLB) write(ctx context.Context, c kube.Interface, b *statusBatch, svc *api.Service, out allocator.Outcome) error {
 	var ingress []api.LoadBalancerIngress
 	pool := ""
 	if out.Err == nil && out.Ignored == "" {
@@ -426,6 +494,7 @@ func (m *MetalLB) write(ctx context.Context, c kube.Interface, rec *kube.Recorde
 	if out.Ignored == allocator.IgnoredNotLoadBalancer && len(svc.Status.LoadBalancer.Ingress) == 0 && svc.Annotations[api.AnnotationIPAllocateFromPool] == "" {
 		return nil
 	}
+	m.settle(out.Key, pool, ingress)
 	// svc is the informer's: change a copy.
 	own := false
 	mine := func() {
@@ -450,6 +519,9 @@ func (m *MetalLB) write(ctx context.Context, c kube.Interface, rec *kube.Recorde
 		}
 		svc.Annotations = anns
 		svc.Status.LoadBalancer.Ingress = ingress
+		if b.add(svc, out, pool) {
+			return nil // written with the batch, which then finishes it
+		}
 		updated, err := su.UpdateWithStatus(ctx, svc)
 		if err != nil {
 			return err
@@ -485,6 +557,12 @@ func (m *MetalLB) write(ctx context.Context, c kube.Interface, rec *kube.Recorde
 		svc = updated.(*api.Service)
 		m.log().Info("service addresses", "service", out.Key, "ips", out.IPs, "pool", pool)
 	}
+	m.finish(svc, out)
+	return nil
+}
+
+// finish records a written service's events and remembers its failure.
+func (m *MetalLB) finish(svc *api.Service, out allocator.Outcome) {
 	for _, e := range out.Events {
 		m.events.add(svc, e.Type, e.Reason, e.Message)
 	}
@@ -503,7 +581,73 @@ func (m *MetalLB) write(ctx context.Context, c kube.Interface, rec *kube.Recorde
 	} else {
 		delete(m.reported, out.Key)
 	}
-	return nil
+}
+
+// statusBatchSize is how many services' addresses go to the cluster in
+// one change: big enough that 10,000 allocations are a few changes, small
+// enough that the speaker starts announcing the first while the rest are
+// assigned.
+const statusBatchSize = 1000
+
+// statusBatch collects the services whose annotation and status change
+// together, for a cluster that writes many in one change
+// (kube.BatchStatusUpdater, the agent's store).
+type statusBatch struct {
+	m     *MetalLB
+	ctx   context.Context
+	bu    kube.BatchStatusUpdater
+	svcs  []*api.Service
+	outs  []allocator.Outcome
+	pools []string
+	errs  []error
+}
+
+func (m *MetalLB) newBatch(ctx context.Context, c kube.Interface) *statusBatch {
+	b := &statusBatch{m: m, ctx: ctx}
+	b.bu, _ = c.(kube.BatchStatusUpdater)
+	return b
+}
+
+// add takes svc (the controller's own copy) into the batch; false when the
+// cluster has no batches.
+func (b *statusBatch) add(svc *api.Service, out allocator.Outcome, pool string) bool {
+	if b == nil || b.bu == nil {
+		return false
+	}
+	b.svcs, b.outs, b.pools = append(b.svcs, svc), append(b.outs, out), append(b.pools, pool)
+	if len(b.svcs) >= statusBatchSize {
+		b.write()
+	}
+	return true
+}
+
+func (b *statusBatch) write() {
+	if len(b.svcs) == 0 {
+		return
+	}
+	objs := make([]api.Object, len(b.svcs))
+	for i, s := range b.svcs {
+		objs[i] = s
+	}
+	for i, err := range b.bu.UpdateWithStatusAll(b.ctx, objs) {
+		out := b.outs[i]
+		if err != nil {
+			b.errs = append(b.errs, fmt.Errorf("service %s: %w", out.Key, err))
+			b.m.dirty.Requeue(dirtyServices, out.Key)
+			continue
+		}
+		b.m.log().Info("service addresses", "service", out.Key, "ips", out.IPs, "pool", b.pools[i])
+		b.m.finish(b.svcs[i], out)
+	}
+	b.svcs, b.outs, b.pools = b.svcs[:0], b.outs[:0], b.pools[:0]
+}
+
+// flush writes what is left and returns the failures of the batch.
+func (b *statusBatch) flush() []error {
+	b.write()
+	errs := b.errs
+	b.errs = nil
+	return errs
 }
 
 func sameIngress(a, b []api.LoadBalancerIngress) bool {

@@ -155,4 +155,23 @@ spec: {type: ClusterIP, ports: [{port: 80}]}
 	if b, n := e.ingress("b"), e.ingress("newer"); b != "" || n != "10.0.0.51" {
 		t.Fatalf("b %q, newer %q", b, n)
 	}
+	// The controller's own writes coming back need no round; someone
+	// else's status is put right.
+	rv = e.s.ResourceVersion()
+	reconcile()
+	if got := e.s.ResourceVersion(); got != rv {
+		t.Errorf("a round after the controller's own writes wrote %d changes", got-rv)
+	}
+	svc, err := kube.Get[api.Service](ctx, e.s, "demo", "newer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Status.LoadBalancer.Ingress = []api.LoadBalancerIngress{{IP: "10.9.9.9"}}
+	if _, err := e.s.UpdateStatus(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	reconcile()
+	if n := e.ingress("newer"); n != "10.0.0.51" {
+		t.Fatalf("newer %q after its status was overwritten: want 10.0.0.51 back", n)
+	}
 }

@@ -39,6 +39,13 @@ type StatusUpdater interface {
 	UpdateWithStatus(ctx context.Context, obj api.Object) (api.Object, error)
 }
 
+// BatchStatusUpdater is a StatusUpdater that can write many objects in
+// one change. The objects become the cluster's (callers pass copies they
+// no longer touch); the errors are per object, in order.
+type BatchStatusUpdater interface {
+	UpdateWithStatusAll(ctx context.Context, objs []api.Object) []error
+}
+
 // List is the result of a list call.
 type List struct {
 	Items []api.Object
@@ -77,6 +84,10 @@ type ApplyOptions struct {
 	Sources []api.Source
 	// DryRun validates and reports without storing.
 	DryRun bool
+	// Summary asks for results that carry each object's kind and metadata
+	// only (what `onp apply` prints), not the whole stored object: a big
+	// apply does not send every object back.
+	Summary bool
 }
 
 // Apply actions, as kubectl prints them.

@@ -251,7 +251,8 @@ and nothing is stored. ` + map[string]string{
 				return err
 			}
 			defer cl.Close()
-			res, err := cl.Apply(cmd.Context(), objs, kube.ApplyOptions{Mode: mode, Sources: srcs, DryRun: dryRun})
+			summary := f.output != "yaml" && f.output != "json"
+			res, err := cl.Apply(cmd.Context(), objs, kube.ApplyOptions{Mode: mode, Sources: srcs, DryRun: dryRun, Summary: summary})
 			if err != nil {
 				return a.serverError(err, "creating", inputLabel(f.files), true)
 			}

@@ -111,7 +111,7 @@ func (k SNO) Deploy(ctx context.Context, l *lab.Lab, node lab.Node, n *topology.
 	for i, d := range docs {
 		objs[i], srcs[i] = d.Object, d.Source
 	}
-	if _, err := c.Apply(ctx, objs, kube.ApplyOptions{Mode: kube.ModeApply, Sources: srcs}); err != nil {
+	if _, err := c.Apply(ctx, objs, kube.ApplyOptions{Mode: kube.ModeApply, Sources: srcs, Summary: true}); err != nil {
 		return fmt.Errorf("apply the manifests: %w", err)
 	}
 	return nil

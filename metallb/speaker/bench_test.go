@@ -190,7 +190,7 @@ spec: {communities: ["65535:65282"]}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				t0 := time.Now()
-				if _, err := l.c.Apply(ctx, objs, kube.ApplyOptions{Mode: kube.ModeApply}); err != nil {
+				if _, err := l.c.Apply(ctx, objs, kube.ApplyOptions{Mode: kube.ModeApply, Summary: true}); err != nil {
 					b.Fatal(err)
 				}
 				add += waitCount(nodeIP, n).Sub(t0)
