@@ -199,6 +199,8 @@ type SSHService struct {
 	Enabled         bool
 	Ports           []int    // 22 when not configured
 	ListenAddresses []string // empty: all addresses
+	// NoPasswords is disable-password-authentication: keys only.
+	NoPasswords bool
 }
 
 // SSH returns the committed SSH service settings.
@@ -213,7 +215,7 @@ func sshOf(c *Config) SSHService {
 	if n == nil {
 		return SSHService{}
 	}
-	s := SSHService{Enabled: true, ListenAddresses: n.list("listen-address")}
+	s := SSHService{Enabled: true, ListenAddresses: n.list("listen-address"), NoPasswords: n.has("disable-password-authentication")}
 	for _, p := range n.list("port") {
 		if v, err := strconv.Atoi(p); err == nil {
 			s.Ports = append(s.Ports, v)

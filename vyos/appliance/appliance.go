@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/onp-lab/onp/internal/frr"
-	"github.com/onp-lab/onp/internal/nsx"
 	"github.com/onp-lab/onp/vyos"
 )
 
@@ -183,18 +182,18 @@ func Run(ctx context.Context, opts Options) error {
 		os.Chmod(opts.Socket, 0o600)
 		lns = append(lns, l)
 	}
-	if opts.Listen != "none" {
-		l, err := listenTCP(opts.NetnsPath, opts.Listen)
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("appliance: ssh listen %s: %w (another sshd in this namespace?)", opts.Listen, err)
-		}
-		lns = append(lns, l)
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, len(lns)+1)
+	errc := make(chan error, 16)
+	if opts.Listen != "none" {
+		rt.tcp = &tcpListeners{srv: srv, nsPath: opts.NetnsPath, fallback: opts.Listen, log: log,
+			ctx: ctx, wg: &wg, errc: errc, active: map[string]chan struct{}{}}
+		if err := rt.tcp.sync([]string{opts.Listen}); err != nil {
+			closeAll()
+			return fmt.Errorf("appliance: %w (another sshd in this namespace?)", err)
+		}
+	}
 	for _, l := range lns {
 		wg.Add(1)
 		go func() {
@@ -204,7 +203,7 @@ func Run(ctx context.Context, opts Options) error {
 			}
 		}()
 	}
-	log.Info("ssh listening", "tcp", opts.Listen, "socket", opts.Socket)
+	log.Info("ssh console listening", "socket", opts.Socket)
 	if opts.OnReady != nil {
 		opts.OnReady("ssh")
 	}
@@ -224,6 +223,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	cancel()
 	wg.Wait()
+	srv.closeAll() // sessions of retired listeners
+	srv.wg.Wait()
 	if opts.Socket != "none" {
 		os.Remove(opts.Socket)
 	}
@@ -239,20 +240,6 @@ func exists(p string) bool {
 	return err == nil
 }
 
-// listenTCP opens the TCP listener inside the router's namespace.
-func listenTCP(nsPath, addr string) (net.Listener, error) {
-	if nsPath == "" {
-		return net.Listen("tcp", addr)
-	}
-	var l net.Listener
-	err := nsx.Do(nsPath, func() error {
-		var err error
-		l, err = net.Listen("tcp", addr)
-		return err
-	})
-	return l, err
-}
-
 // runtime ties the SSH server to the router's FRR and CLI engine, which
 // come up after the listeners.
 type runtime struct {
@@ -265,6 +252,8 @@ type runtime struct {
 	frr     *frr.Instance
 	engine  engine
 	restart sync.Mutex
+	// tcp follows "service ssh" (nil when TCP is off).
+	tcp *tcpListeners
 }
 
 // engine is the configuration engine behind the CLI.
@@ -297,7 +286,11 @@ func (rt *runtime) start(ctx context.Context) error {
 		return fmt.Errorf("appliance: start FRR: %w", err)
 	}
 	rt.frr = in
-	eng, err := newEngine(ctx, rt.opts, in)
+	onCommit := func(*vyos.Config) {}
+	if rt.tcp != nil {
+		onCommit = rt.tcp.follow
+	}
+	eng, err := newEngine(ctx, rt.opts, in, onCommit)
 	if err != nil {
 		return fmt.Errorf("appliance: %w", err)
 	}

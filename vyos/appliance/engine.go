@@ -15,13 +15,15 @@ func (e vyosEngine) Reapply(ctx context.Context) error { return e.r.Reapply(ctx)
 func (e vyosEngine) Close() error                      { return e.r.Close() }
 
 // newEngine loads config.boot from the router directory into a vyos.Router
-// that commits to the given FRR instance.
-var newEngine = func(ctx context.Context, opts Options, in *frr.Instance) (engine, error) {
+// that commits to the given FRR instance; onCommit follows every commit
+// (the boot configuration's too).
+func newEngine(ctx context.Context, opts Options, in *frr.Instance, onCommit func(*vyos.Config)) (engine, error) {
 	r, err := vyos.NewRouter(ctx, vyos.RouterOptions{
 		Dir:       opts.Dir,
 		Dialect:   vyos.Dialect(opts.Dialect),
 		FRR:       in,
 		NetnsPath: opts.NetnsPath,
+		OnCommit:  onCommit,
 		Logger:    opts.Logger,
 	})
 	if err != nil {

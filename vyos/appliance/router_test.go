@@ -698,3 +698,78 @@ func percentile(ds []time.Duration, p int) time.Duration {
 	}
 	return s[(len(s)-1)*p/100]
 }
+
+// "service ssh" moves the TCP listener as VyOS's sshd moves: a new port
+// and listen address after the commit, the session that committed it
+// still up; disable-password-authentication refuses passwords over TCP
+// (the console socket keeps them); without "service ssh" the router goes
+// back to its default listener.
+func TestServiceSSHFollowsCommits(t *testing.T) {
+	r := startRouter(t, shortDir(t), appliance.Options{Listen: ":22"})
+	kh := filepath.Join(shortDir(t), "known_hosts")
+	fromPeer := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var conn net.Conn
+		err := nsx.Do(r.peer.Path, func() error {
+			d := net.Dialer{Timeout: 2 * time.Second}
+			var err error
+			conn, err = d.DialContext(ctx, network, addr)
+			return err
+		})
+		return conn, err
+	}
+	dialTCP := func(addr, password string) (*driver.Client, error) {
+		return driver.Dial(context.Background(), driver.Config{Address: addr, Password: password,
+			KnownHostsFile: kh, HostKeyAlias: "vyos", Timeout: 5 * time.Second, DialContext: fromPeer})
+	}
+	refused := func(addr string) error {
+		c, err := fromPeer(context.Background(), "tcp", addr)
+		if err == nil {
+			c.Close()
+			return fmt.Errorf("%s still accepts connections", addr)
+		}
+		return nil
+	}
+	ctx := context.Background()
+	console := r.dial(t, "")
+	if _, err := console.Configure(ctx, []string{"set interfaces ethernet eth0 address 192.168.126.3/24", "set service ssh"}, driver.ConfigureOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := dialTCP("192.168.126.3:22", "vyos")
+	if err != nil {
+		t.Fatalf("dial :22: %v", err)
+	}
+	defer c.Close()
+	if _, err := c.Configure(ctx, []string{
+		"set service ssh port 2222",
+		"set service ssh listen-address 192.168.126.3",
+	}, driver.ConfigureOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The session that committed it is still up.
+	if _, err := c.Version(ctx); err != nil {
+		t.Fatalf("the committing session went down: %v", err)
+	}
+	testutil.Eventually(t, 5*time.Second, 20*time.Millisecond, func() error { return refused("192.168.126.3:22") })
+	c2, err := dialTCP("192.168.126.3:2222", "vyos")
+	if err != nil {
+		t.Fatalf("dial :2222 after the commit: %v", err)
+	}
+	defer c2.Close()
+
+	if _, err := c2.Configure(ctx, []string{"set service ssh disable-password-authentication"}, driver.ConfigureOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var ae *driver.AuthError
+	if _, err := dialTCP("192.168.126.3:2222", "vyos"); !errors.As(err, &ae) {
+		t.Fatalf("password login over TCP with disable-password-authentication: %v, want refused", err)
+	}
+	if _, err := console.Configure(ctx, []string{"delete service ssh"}, driver.ConfigureOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, 20*time.Millisecond, func() error { return refused("192.168.126.3:2222") })
+	c3, err := dialTCP("192.168.126.3:22", "vyos")
+	if err != nil {
+		t.Fatalf("dial :22 without service ssh: %v", err)
+	}
+	c3.Close()
+}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -82,6 +83,9 @@ type server struct {
 	mu    sync.Mutex
 	conns map[net.Conn]bool
 	wg    sync.WaitGroup
+	// noPasswords refuses password logins over TCP ("service ssh
+	// disable-password-authentication"); the console socket keeps them.
+	noPasswords atomic.Bool
 }
 
 type userAuth struct {
@@ -129,6 +133,10 @@ func newServer(cfg serverConfig) (*server, error) {
 var errAuth = errors.New("authentication failed")
 
 func (s *server) checkPassword(md ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+	if s.noPasswords.Load() && strings.HasPrefix(md.LocalAddr().Network(), "tcp") {
+		s.cfg.Log.Info("password login refused: disable-password-authentication is set", "user", md.User(), "remote", md.RemoteAddr().String())
+		return nil, errAuth
+	}
 	u := s.users[md.User()]
 	if u != nil && u.password != "" && subtle.ConstantTimeCompare([]byte(u.password), pw) == 1 {
 		return &ssh.Permissions{}, nil
@@ -167,11 +175,33 @@ func (s *server) checkKey(md ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissi
 // ends it closes the listener and every open connection and waits for the
 // sessions to finish.
 func (s *server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, nil)
+}
+
+// serve is Serve; when retire is closed, only the listener closes: the
+// sessions it accepted go on (as sshd's do when it restarts on a new port).
+func (s *server) serve(ctx context.Context, ln net.Listener, retire <-chan struct{}) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
+	if retire != nil {
+		go func() {
+			select {
+			case <-retire:
+				ln.Close()
+			case <-ctx.Done():
+			}
+		}()
+	}
 	for {
 		c, err := ln.Accept()
 		if err != nil {
+			select {
+			case <-retire:
+				if ctx.Err() == nil {
+					return nil
+				}
+			default:
+			}
 			if ctx.Err() != nil {
 				s.closeAll()
 				s.wg.Wait()
