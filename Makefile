@@ -29,7 +29,7 @@ test-short:
 # benchmarks measure the speaker, the cluster and the router engine inside.
 bench: setup build
 	$(GO) run ./cmd/onp-bench -onp $(BIN)
-	$(GO) test -run '^$$' -bench . -benchtime 20x ./cluster ./vyos ./internal/frr ./scenarios ./trace
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./cluster ./vyos ./internal/frr ./scenarios ./trace ./metallb/allocator
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./metallb/bgp
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./metallb/speaker
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/onp-lab/onp/cluster/kube"
+	"github.com/onp-lab/onp/internal/testutil"
 	"github.com/onp-lab/onp/metallb/api"
 )
 
@@ -58,24 +59,7 @@ func BenchmarkStoreWrites(b *testing.B) {
 // their EndpointSlices (20,000 objects) into a store with the WAL on
 // disk, as `onp apply -f` of a big file does.
 func BenchmarkStoreApply(b *testing.B) {
-	const n = 10000
-	ready, node, noNodePorts := true, "sno4", false
-	objs := make([]api.Object, 0, 2*n)
-	for i := range n {
-		name := fmt.Sprintf("s%05d", i)
-		svc := &api.Service{ObjectMeta: api.ObjectMeta{Namespace: "apps", Name: name}, Spec: api.ServiceSpec{
-			Type: api.ServiceTypeLoadBalancer, Ports: []api.ServicePort{{Port: 80, Protocol: api.ProtocolTCP}},
-			AllocateLoadBalancerNodePorts: &noNodePorts,
-		}}
-		svc.SetGVK(api.GVK{APIVersion: api.CoreV1, Kind: "Service"})
-		es := &api.EndpointSlice{
-			ObjectMeta:  api.ObjectMeta{Namespace: "apps", Name: name + "-1", Labels: map[string]string{api.LabelServiceName: name}},
-			AddressType: api.EndpointSliceAddressTypeIPv4,
-			Endpoints:   []api.Endpoint{{Addresses: []string{"10.128.0.5"}, NodeName: &node, Conditions: api.EndpointConditions{Ready: &ready, Serving: &ready}}},
-		}
-		es.SetGVK(api.GVK{APIVersion: api.DiscoveryV1, Kind: "EndpointSlice"})
-		objs = append(objs, svc, es)
-	}
+	objs := testutil.LoadBalancerServices(10000, false)
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()

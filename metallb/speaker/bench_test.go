@@ -183,7 +183,7 @@ spec: {communities: ["65535:65282"]}
 				return at
 			}
 			waitCount(gobgpdIP, 0)
-			objs := benchServices(n, tc.requested)
+			objs := testutil.LoadBalancerServices(n, tc.requested)
 			ctx := context.Background()
 			var add, del, gadd, gdel time.Duration
 			var agentRSS, speakerRSS, agentPeak, speakerPeak float64
@@ -228,36 +228,6 @@ spec: {communities: ["65535:65282"]}
 			b.ReportMetric(speakerPeak, "speaker-peak-MiB")
 		})
 	}
-}
-
-// benchServices are n LoadBalancer services in namespace apps, each with a
-// ready EndpointSlice on sno4 (serviceYAML's shape) and without node ports
-// (a node has 2,768); requested ones ask for 10.100.x.y with
-// metallb.io/loadBalancerIPs.
-func benchServices(n int, requested bool) []api.Object {
-	noNodePorts := false
-	out := make([]api.Object, 0, 2*n)
-	ready := true
-	node := "sno4"
-	for i := range n {
-		name := fmt.Sprintf("s%05d", i)
-		svc := &api.Service{ObjectMeta: api.ObjectMeta{Namespace: "apps", Name: name}, Spec: api.ServiceSpec{
-			Type: api.ServiceTypeLoadBalancer, Ports: []api.ServicePort{{Port: 80, Protocol: api.ProtocolTCP}},
-			AllocateLoadBalancerNodePorts: &noNodePorts,
-		}}
-		if requested {
-			svc.Annotations = map[string]string{"metallb.io/loadBalancerIPs": fmt.Sprintf("10.100.%d.%d", i/256, i%256)}
-		}
-		svc.SetGVK(api.GVK{APIVersion: api.CoreV1, Kind: "Service"})
-		es := &api.EndpointSlice{
-			ObjectMeta:  api.ObjectMeta{Namespace: "apps", Name: name + "-1", Labels: map[string]string{api.LabelServiceName: name}},
-			AddressType: api.EndpointSliceAddressTypeIPv4,
-			Endpoints:   []api.Endpoint{{Addresses: []string{"10.128.0.5"}, NodeName: &node, Conditions: api.EndpointConditions{Ready: &ready, Serving: &ready}}},
-		}
-		es.SetGVK(api.GVK{APIVersion: api.DiscoveryV1, Kind: "EndpointSlice"})
-		out = append(out, svc, es)
-	}
-	return out
 }
 
 // gobgpdIP is the node address Debian's gobgpd speaks from in the
