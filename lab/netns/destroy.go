@@ -71,6 +71,17 @@ func (p *Provider) Destroy(ctx context.Context, name string, journal []lab.Entry
 			errs = append(errs, err)
 		}
 		rep.Processes = stopAll(pids, supervisorPid(pids))
+		// A process may have started while the others stopped (a router
+		// restarting an FRR daemon it saw die, a shell's trap): sweep the
+		// namespaces until they are empty, or the namespaces would outlive
+		// their names in those processes.
+		for range 10 {
+			more, err := nsx.Pids(inodes)
+			if err != nil || len(more) == 0 {
+				break
+			}
+			rep.Processes = append(rep.Processes, stopAll(more, 0)...)
+		}
 	}
 	// Root-namespace links: tagged ones, and veths whose peer is in the
 	// lab's fabric (a host link whose tag was not yet set).

@@ -370,6 +370,41 @@ nodes:
 	assertGone(t, name)
 }
 
+// A process that starts while the lab goes down (here: a service's
+// trap on SIGTERM starts one in a session of its own) is stopped too.
+func TestDownStopsLateProcesses(t *testing.T) {
+	m := manager(t)
+	name := testutil.RandName("s", 6)
+	late := fmt.Sprint(100000 + (os.Getpid()+7)%800000)
+	src := `
+name: %s
+networks: [{name: n, subnet: 10.3.0.0/24}]
+nodes:
+  - name: a
+    kind: host
+    interfaces: [{network: n, address: 10.3.0.2}]
+    host:
+      services:
+        - name: trapper
+          command: [sh, -c, "trap 'setsid sleep %s & exit 0' TERM; while :; do sleep 1 & wait; done"]
+`
+	l := up(t, m, parse(t, src, name, late))
+	testutil.Eventually(t, 5*time.Second, 20*time.Millisecond, func() error {
+		inv, _ := m.Inspect(context.Background(), l)
+		if s := inv.Nodes[0].Services; len(s) != 1 || !s[0].Running {
+			return fmt.Errorf("service not running: %+v", s)
+		}
+		return nil
+	})
+	if _, err := m.Down(context.Background(), name); err != nil {
+		t.Fatal(err)
+	}
+	if procWithArg(late) {
+		t.Error("a process started during down was left running")
+	}
+	assertGone(t, name)
+}
+
 func procWithArg(arg string) bool {
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
