@@ -40,6 +40,12 @@ type RouterOptions struct {
 	// KeepForwarding leaves the namespace's IPv4/IPv6 forwarding sysctls
 	// alone; by default NewRouter turns forwarding on, as VyOS does.
 	KeepForwarding bool
+	// FilesRoot is the directory the router's file system ("/") is in:
+	// "save FILE", "load FILE" and "merge FILE" use it (a relative FILE
+	// is under /config). The appliance's file area, whose
+	// /config/config.boot is Dir/config.boot. Empty: no files but
+	// config.boot.
+	FilesRoot string
 	// OnCommit, when set, is called after every successful commit (and
 	// after the boot configuration is applied) with a copy of the new
 	// active configuration, e.g. to follow "service ssh" changes.

@@ -229,6 +229,7 @@ var configCommands = []struct{ name, help string }{
 	{"edit", "Edit a sub-element"},
 	{"exit", "Exit from this configuration level"},
 	{"load", "Load configuration from a file and replace running configuration"},
+	{"merge", "Merge configuration from a file into the working configuration"},
 	{"run", "Run an operational-mode command"},
 	{"save", "Save configuration to a file"},
 	{"set", "Set the value of a parameter or create a new element"},
@@ -336,18 +337,68 @@ func (s *Shell) configCmd(ctx context.Context, words []string, w io.Writer) (boo
 		s.working, s.baseGen, s.pristine = active, gen, true
 		return false, 0
 	case "save":
+		if len(args) > 1 {
+			fmt.Fprintf(w, "Invalid argument \"%s\" for 'save'\n", strings.Join(args[1:], " "))
+			return false, 1
+		}
+		file := ""
+		if len(args) == 1 {
+			file = args[0]
+		}
 		active, _ := s.r.snapshot()
 		if !s.working.Equal(active) {
 			io.WriteString(w, "Warning: you have uncommitted changes that will not be saved.\n\n")
 		}
 		s.level = nil
-		out, err := s.r.Save()
+		out, err := s.r.SaveTo(file)
 		if err != nil {
 			fmt.Fprintf(w, "Saving configuration failed: %v\n", err)
 			return false, 1
 		}
 		io.WriteString(w, out)
-		s.unsaved = false
+		if file == "" || s.r.Saved() {
+			s.unsaved = false
+		}
+		return false, 0
+	case "load", "merge":
+		if len(args) > 1 {
+			fmt.Fprintf(w, "Invalid argument \"%s\" for '%s'\n", strings.Join(args[1:], " "), cmd)
+			return false, 1
+		}
+		if cmd == "merge" && len(args) == 0 {
+			io.WriteString(w, "\n  Incomplete command: merge\n\n")
+			return false, 1
+		}
+		name := ""
+		if len(args) == 1 {
+			name = args[0]
+		}
+		c, shown, err := s.r.ReadConfigFile(name)
+		if err != nil {
+			fmt.Fprintf(w, "%v\n", err)
+			return false, 1
+		}
+		fmt.Fprintf(w, "Loading configuration from '%s'...\n", shown)
+		next := c
+		if cmd == "merge" {
+			next = s.working.Clone()
+			for _, line := range c.Commands() {
+				words, err := SplitLine(line)
+				if err != nil || len(words) < 2 {
+					continue
+				}
+				if _, err := next.Set(words[1:]...); err != nil {
+					fmt.Fprintf(w, "Merge failed: %s: %v\n", line, err)
+					return false, 1
+				}
+			}
+		}
+		s.working, s.level, s.pristine = next, nil, false
+		if cmd == "merge" {
+			io.WriteString(w, "Merge complete.  Use 'commit' to make changes active.\n")
+		} else {
+			io.WriteString(w, "Load complete.  Use 'commit' to make changes active.\n")
+		}
 		return false, 0
 	case "exit":
 		discard := false
@@ -390,7 +441,7 @@ func (s *Shell) configCmd(ctx context.Context, words []string, w io.Writer) (boo
 			return false, 1
 		}
 		return s.opCmd(ctx, args, w)
-	case "comment", "load":
+	case "comment":
 		fmt.Fprintf(w, "\n  Invalid command: [%s] (not supported by this router)\n\n", cmd)
 		return false, 1
 	}

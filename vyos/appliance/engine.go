@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"context"
+	"path/filepath"
 
 	"github.com/onp-lab/onp/internal/frr"
 	"github.com/onp-lab/onp/vyos"
@@ -23,6 +24,7 @@ func newEngine(ctx context.Context, opts Options, in *frr.Instance, onCommit fun
 		Dialect:   vyos.Dialect(opts.Dialect),
 		FRR:       in,
 		NetnsPath: opts.NetnsPath,
+		FilesRoot: filepath.Join(opts.Dir, "files"),
 		OnCommit:  onCommit,
 		Logger:    opts.Logger,
 	})
