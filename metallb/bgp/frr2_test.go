@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -325,23 +328,29 @@ func TestDynamicASN(t *testing.T) {
 }
 
 func TestEBGPTTL(t *testing.T) {
+	testutil.RequireBinary(t, "nft", "nftables")
 	l := newLab(t)
-	// GTSM on the router: it accepts only TTL 255, so our single-hop eBGP
-	// (TTL 1) cannot connect, and the same session with ebgpMultiHop (TTL
-	// 255) can.
+	// GTSM on the router: it accepts only TTL 255. Single-hop eBGP sends
+	// TTL 1 (FRR's rule), so it cannot connect; with ebgpMultiHop it sends
+	// TTL 255 and can. What is asserted is what leaves the node, counted
+	// by nftables: FRR sets the minimum TTL on an accepted socket after
+	// accept(), so an OPEN already queued can get through once and the
+	// session state alone proves nothing.
 	f := startFRR(t, l.router, frrBGPConf(l, 64513, 64512, "ttl-security hops 1"), "")
+	ttl := countTTL(t, l.routerIP)
 	m, _ := newTestManager(t)
 	s, err := m.NewSession(SessionParameters{Name: "ttl", PeerAddress: l.routerIP, MyASN: 64512, PeerASN: 64513})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := testutil.Poll(5*time.Second, 200*time.Millisecond, func() error {
-		if s.Status().State == StateEstablished {
-			return nil
+	testutil.Eventually(t, 10*time.Second, 50*time.Millisecond, func() error {
+		if c := ttl(); c["ttl1"] < 3 {
+			return fmt.Errorf("packets to %s:179 by TTL: %v", l.routerIP, c)
 		}
-		return fmt.Errorf("not established")
-	}); err == nil {
-		t.Fatal("eBGP without ebgpMultiHop got through a TTL 255 check: it does not send TTL 1")
+		return nil
+	})
+	if c := ttl(); c["ttl255"]+c["other"] > 0 {
+		t.Fatalf("eBGP without ebgpMultiHop sent packets with a TTL other than 1: %v", c)
 	}
 	p := s.Parameters()
 	p.EBGPMultiHop = true
@@ -350,6 +359,40 @@ func TestEBGPTTL(t *testing.T) {
 	}
 	waitState(t, s, StateEstablished, 15*time.Second)
 	f.waitEstablished(t, l.nodeIP, 5*time.Second)
+	if c := ttl(); c["ttl255"] == 0 || c["other"] > 0 {
+		t.Fatalf("with ebgpMultiHop: packets by TTL %v, want TTL 255", c)
+	}
+}
+
+// countTTL counts, with nftables in this (the node's) namespace, the TCP
+// packets sent to dst port 179 by IP TTL: "ttl1", "ttl255" and "other".
+func countTTL(t *testing.T, dst netip.Addr) func() map[string]int {
+	t.Helper()
+	table := "onptest_ttl_" + strings.ReplaceAll(dst.String(), ".", "_")
+	nft := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("nft", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("nft %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	nft("add", "table", "ip", table)
+	t.Cleanup(func() { exec.Command("nft", "delete", "table", "ip", table).Run() })
+	nft("add", "chain", "ip", table, "out", "{ type filter hook output priority 0; }")
+	match := []string{"ip", "daddr", dst.String(), "tcp", "dport", "179"}
+	nft(append(append([]string{"add", "rule", "ip", table, "out"}, match...), "ip", "ttl", "1", "counter", "comment", "ttl1")...)
+	nft(append(append([]string{"add", "rule", "ip", table, "out"}, match...), "ip", "ttl", "255", "counter", "comment", "ttl255")...)
+	nft(append(append([]string{"add", "rule", "ip", table, "out"}, match...), "ip", "ttl", "!=", "{ 1, 255 }", "counter", "comment", "other")...)
+	re := regexp.MustCompile(`counter packets (\d+) bytes \d+ comment "(\w+)"`)
+	return func() map[string]int {
+		c := map[string]int{}
+		for _, m := range re.FindAllStringSubmatch(nft("list", "table", "ip", table), -1) {
+			n, _ := strconv.Atoi(m[1])
+			c[m[2]] = n
+		}
+		return c
+	}
 }
 
 func TestFRRIPv6(t *testing.T) {
