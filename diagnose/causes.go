@@ -26,6 +26,11 @@ const (
 	CauseMD5Mismatch = "md5-mismatch"
 	CauseMD5OneSide  = "md5-one-side"
 
+	// BFD (the BGP session is up; its fast failure detection is not).
+	CauseBFDOneSide = "bfd-one-side"
+	CauseBFDDropped = "bfd-dropped"
+	CauseBFDDown    = "bfd-down"
+
 	// The speaker's configuration and the services.
 	CauseSelectorExcludes = "selector-excludes"
 	CauseNoAdvertisement  = "no-advertisement"
@@ -73,6 +78,9 @@ var causes = []CauseInfo{
 	{CauseTCPRejected, "TCP port 179 rejected by a firewall", "Active"},
 	{CauseMD5Mismatch, "TCP MD5 password mismatch", "Active"},
 	{CauseMD5OneSide, "TCP MD5 password on one side only", "Active"},
+	{CauseBFDOneSide, "BFD configured on one side only", ""},
+	{CauseBFDDropped, "BFD packets (UDP 3784) dropped by a firewall", ""},
+	{CauseBFDDown, "BFD session down", ""},
 	{CauseSelectorExcludes, "a peer or node selector excludes the session", ""},
 	{CauseNoAdvertisement, "no BGPAdvertisement for the pool", "Established"},
 	{CauseNoEndpoints, "Service without endpoints", ""},

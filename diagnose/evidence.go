@@ -239,6 +239,9 @@ type FirewallRule struct {
 	// Port179 says how the rule matches BGP's port: "dport", "sport",
 	// "both" (either), or "" when it does not name port 179.
 	Port179 string `json:"port179,omitempty"`
+	// PortBFD says how the rule matches BFD's ports (UDP 3784 single hop,
+	// 4784 multihop): "dport", "sport", "both" or "".
+	PortBFD string `json:"portBFD,omitempty"`
 	// TCP is true when the rule matches TCP only.
 	TCP     bool   `json:"tcp,omitempty"`
 	Packets uint64 `json:"packets,omitempty"`

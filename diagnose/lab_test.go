@@ -296,6 +296,14 @@ spec:
   ipAddressPools: [onp-bgp-pool]
 %s`
 
+// bfdProfile is a BFD profile with FRR's default intervals.
+const bfdProfile = `
+apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: {name: fast, namespace: metallb-system}
+spec: {receiveInterval: 300, transmitInterval: 300, detectMultiplier: 3}
+---`
+
 func peer(addr string, peerASN int, extra string) string {
 	return fmt.Sprintf(bgpPeer, addr, peerASN, extra)
 }
@@ -394,6 +402,20 @@ func TestFault(t *testing.T) {
 		{"no-endpoints", diagnose.CauseNoEndpoints, "", func(f *faultLab) {
 			f.delete("Pod", "onp-metallb", "echoserver")
 		}, nil},
+		{"bfd-speaker-only", diagnose.CauseBFDOneSide, "", func(f *faultLab) {
+			f.apply(bfdProfile + peer("192.168.126.3", 64512, "  bfdProfile: fast\n"))
+		}, nil},
+		{"bfd-router-only", diagnose.CauseBFDOneSide, "", func(f *faultLab) {
+			f.router("set protocols bgp 64512 neighbor 192.168.126.2 bfd")
+		}, nil},
+		{"bfd-dropped", diagnose.CauseBFDDropped, "", func(f *faultLab) {
+			if err := f.env.Faults().Block(context.Background(), "vyos", "udp", 3784, true); err != nil {
+				f.t.Fatal(err)
+			}
+		}, func(f *faultLab) {
+			f.apply(bfdProfile + peer("192.168.126.3", 64512, "  bfdProfile: fast\n"))
+			f.router("set protocols bgp 64512 neighbor 192.168.126.2 bfd")
+		}},
 		{"return-path", diagnose.CauseReturnPath, "", func(f *faultLab) {
 			if err := f.env.Faults().(scenarios.RouteFaults).Route(context.Background(), "sno4", netip.MustParsePrefix("192.168.100.0/24"), netip.MustParseAddr("192.168.126.3"), false); err != nil {
 				f.t.Fatal(err)

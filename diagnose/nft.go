@@ -57,6 +57,20 @@ type regLoad struct {
 
 // interpretRule renders a rule in nft syntax and says whether it drops or
 // rejects, and whether it is about TCP port 179.
+// BFD's UDP ports: single hop and multihop control packets.
+const (
+	bfdPort         = 3784
+	bfdMultihopPort = 4784
+)
+
+// portDir merges a port match's direction into what a rule matched so far.
+func portDir(prev, dir string) string {
+	if prev != "" && prev != dir {
+		return "both"
+	}
+	return dir
+}
+
 func interpretRule(r *nftables.Rule) FirewallRule {
 	fr := FirewallRule{}
 	regs := map[uint32]regLoad{}
@@ -87,15 +101,16 @@ func interpretRule(r *nftables.Rule) FirewallRule {
 			if ld.what == "meta l4proto" && len(x.Data) == 1 && x.Data[0] == unix.IPPROTO_TCP && x.Op == expr.CmpOpEq {
 				protoTCP = true
 			}
-			if ld.ports && len(x.Data) == 2 && binary.BigEndian.Uint16(x.Data) == 179 && x.Op == expr.CmpOpEq {
+			if ld.ports && len(x.Data) == 2 && x.Op == expr.CmpOpEq {
 				dir := "dport"
 				if strings.HasSuffix(ld.what, "sport") {
 					dir = "sport"
 				}
-				if fr.Port179 != "" && fr.Port179 != dir {
-					fr.Port179 = "both"
-				} else {
-					fr.Port179 = dir
+				switch binary.BigEndian.Uint16(x.Data) {
+				case 179:
+					fr.Port179 = portDir(fr.Port179, dir)
+				case bfdPort, bfdMultihopPort:
+					fr.PortBFD = portDir(fr.PortBFD, dir)
 				}
 			}
 			parts = append(parts, strings.Join(nonEmpty(ld.what, op, val), " "))
@@ -103,12 +118,17 @@ func interpretRule(r *nftables.Rule) FirewallRule {
 			ld := regs[x.Register]
 			if ld.ports && len(x.FromData) == 2 && len(x.ToData) == 2 {
 				from, to := binary.BigEndian.Uint16(x.FromData), binary.BigEndian.Uint16(x.ToData)
-				if from <= 179 && 179 <= to && x.Op == expr.CmpOpEq {
+				if x.Op == expr.CmpOpEq {
 					dir := "dport"
 					if strings.HasSuffix(ld.what, "sport") {
 						dir = "sport"
 					}
-					fr.Port179 = dir
+					if from <= 179 && 179 <= to {
+						fr.Port179 = dir
+					}
+					if from <= bfdPort && bfdPort <= to || from <= bfdMultihopPort && bfdMultihopPort <= to {
+						fr.PortBFD = dir
+					}
 				}
 				parts = append(parts, fmt.Sprintf("%s %d-%d", ld.what, from, to))
 				continue
@@ -290,7 +310,7 @@ func readFirewall(c *nftables.Conn) ([]FirewallRule, int, error) {
 		total += len(rules)
 		for _, r := range rules {
 			fr := interpretRule(r)
-			if fr.Port179 == "" && fr.Verdict != "drop" && fr.Verdict != "reject" {
+			if fr.Port179 == "" && fr.PortBFD == "" && fr.Verdict != "drop" && fr.Verdict != "reject" {
 				continue
 			}
 			fr.Family, fr.Table, fr.Chain, fr.Hook = fam, ch.Table.Name, ch.Name, hook

@@ -135,6 +135,7 @@ func (d *diag) sessionRules(p *pair) []Finding {
 		d.ruleRouterID,
 		d.ruleHoldTime,
 		d.ruleAFI,
+		d.ruleBFD,
 	}
 	var out []Finding
 	for _, r := range rules {

@@ -55,6 +55,9 @@ func TestRulesOnRecordedEvidence(t *testing.T) {
 		{"advertisement-node-selector", diagnose.CauseSelectorExcludes, "sno4", []string{"nodeSelectors kubernetes.io/hostname=worker-0"}, ""},
 		{"advertisement-peers", diagnose.CauseSelectorExcludes, "sno4", []string{"peers other-router"}, ""},
 		{"no-endpoints", diagnose.CauseNoEndpoints, "sno4", []string{"0 pods, 0 ready endpoints", "noEndpoints"}, ""},
+		{"bfd-speaker-only", diagnose.CauseBFDOneSide, "vyos", []string{"(profile fast): Down; no BFD packet from the peer yet", "no BFD (no \"neighbor 192.168.126.2 bfd\")", "Established"}, ""},
+		{"bfd-router-only", diagnose.CauseBFDOneSide, "sno4", []string{"has no bfdProfile", "BFD Down (single hop"}, ""},
+		{"bfd-dropped", diagnose.CauseBFDDropped, "vyos", []string{"vyos nftables: inet onp_faults", "3784", "BFD session down (Control Detection Time Expired)"}, ""},
 		{"return-path", diagnose.CauseReturnPath, "sno4", []string{"no route to 192.168.100.10", "HTTP 200", "10.0.0.10/32 via 192.168.126.2"}, ""},
 	}
 	for _, tc := range cases {

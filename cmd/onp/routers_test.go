@@ -100,13 +100,17 @@ func TestVyOSRouterPeersWithFRRAndBIRD(t *testing.T) {
 		}
 		return nil
 	})
-	r := onp(t, home, "exec", "--lab", name, "vyos", "--", "ip", "route")
-	for _, want := range []string{"10.0.0.10 nhid", "10.0.0.20 nhid"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("router FIB lacks %q:\n%s", want, r.stdout)
+	// zebra installs what bgpd selected a moment later.
+	testutil.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
+		r := onp(t, home, "exec", "--lab", name, "vyos", "--", "ip", "route")
+		for _, want := range []string{"10.0.0.10 nhid", "10.0.0.20 nhid"} {
+			if !strings.Contains(r.stdout, want) {
+				return fmt.Errorf("router FIB lacks %q:\n%s", want, r.stdout)
+			}
 		}
-	}
-	r = onp(t, home, "ssh", "--lab", name, "f1", "--", "show version")
+		return nil
+	})
+	r := onp(t, home, "ssh", "--lab", name, "f1", "--", "show version")
 	if r.code != 2 || !strings.Contains(r.stderr, "node f1 is a frr node, not a router with a CLI") {
 		t.Errorf("ssh to an frr node: %+v", r)
 	}

@@ -160,6 +160,7 @@ var DiagnosisCauses = []string{
 	"as-mismatch", "router-id-clash", "hold-time", "afi-not-activated", "admin-shutdown",
 	"wrong-peer-address", "wrong-neighbor-address", "no-neighbor", "ebgp-multihop",
 	"tcp-179-dropped", "tcp-179-rejected", "md5-mismatch", "md5-one-side",
+	"bfd-one-side", "bfd-dropped", "bfd-down",
 	"selector-excludes", "no-advertisement", "no-endpoints", "return-path",
 	"speaker-not-running", "router-not-answering", "no-metallb", "config-invalid", "no-bgp-peer",
 	"peer-unreachable", "notification", "session-down", "route-not-received", "service-unreachable",
