@@ -275,3 +275,20 @@ func TestTCPDropWithoutRule(t *testing.T) {
 		}
 	}
 }
+
+// Both ends run BFD and it is down without a firewall to blame (a lossy
+// link, single hop on one end and multihop on the other): "bfd-down".
+func TestBFDDownWithoutFirewall(t *testing.T) {
+	ev := loadEvidence(t, "bfd-dropped")
+	for i := range ev.Net {
+		ev.Net[i].Firewall = nil
+	}
+	rep := diagnose.Diagnose(ev, "")
+	if got := rep.Causes(); !slices.Equal(got, []string{diagnose.CauseBFDDown}) {
+		t.Fatalf("causes %v, want [%s]", got, diagnose.CauseBFDDown)
+	}
+	f := rep.Findings[0]
+	if !strings.Contains(f.Summary, "not Up (speaker Down, vyos Down)") || len(f.Fix) == 0 || !strings.Contains(f.Fix[0], "UDP 3784") {
+		t.Fatalf("finding %+v", f)
+	}
+}
