@@ -292,3 +292,20 @@ func TestBFDDownWithoutFirewall(t *testing.T) {
 		t.Fatalf("finding %+v", f)
 	}
 }
+
+// onp bgp's BFD column: each end's BFD state, empty where it runs none.
+func TestSessionEndsCarryBFD(t *testing.T) {
+	for _, tc := range []struct{ file, speaker, router string }{
+		{"TestHealthy", "", ""},
+		{"bfd-speaker-only", "Down", ""},
+		{"bfd-router-only", "", "Down"},
+	} {
+		ss := diagnose.SessionsOf(loadEvidence(t, tc.file), "")
+		if len(ss) != 1 || len(ss[0].Ends) != 2 {
+			t.Fatalf("%s: sessions %+v", tc.file, ss)
+		}
+		if sp, rt := ss[0].Ends[0], ss[0].Ends[1]; sp.BFD != tc.speaker || rt.BFD != tc.router {
+			t.Errorf("%s: BFD speaker %q router %q, want %q %q", tc.file, sp.BFD, rt.BFD, tc.speaker, tc.router)
+		}
+	}
+}

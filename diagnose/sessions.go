@@ -54,6 +54,10 @@ type End struct {
 	LastErrorAgo Duration `json:"lastErrorAgo,omitzero"`
 	// LastNotification is the last NOTIFICATION sent or received.
 	LastNotification *EndNotification `json:"lastNotification,omitempty"`
+	// BFD is this end's BFD session state for the peer ("Up", "Down",
+	// "Init", "AdminDown"); empty when this end runs no BFD for it (or
+	// cannot say: BIRD and gobgpd ends).
+	BFD string `json:"bfd,omitempty"`
 	// Error says why this end could not be read.
 	Error string `json:"error,omitempty"`
 }
@@ -217,6 +221,9 @@ func speakerEnd(ev *Evidence, node string, ss *speaker.SessionStatus, now time.T
 	e := End{Node: node, Kind: "sno", Role: "speaker", Name: ss.Name, PeerAddress: ss.PeerAddress,
 		LocalAS: ss.MyASN, PeerAS: ss.PeerASN, State: ss.State, Up: Duration(ss.Uptime.Duration), Down: Duration(ss.Downtime.Duration),
 		PrefixesSent: ss.PrefixesAdvertised, LastError: ss.LastError}
+	if ss.BFD != nil {
+		e.BFD = ss.BFD.State
+	}
 	e.PeerNode = ev.nodeByAddr(ss.PeerAddress)
 	if la, _, ok := strings.Cut(ss.LocalAddress, ":"); ok && la != "" {
 		e.LocalAddress = la
@@ -246,6 +253,10 @@ func routerEnd(ev *Evidence, r *RouterInfo, addr string, nb Neighbor) End {
 		State: nb.BGPState, PrefixesSent: nb.PfxSnt, PrefixesReceived: nb.PfxRcd, LastError: nb.LastResetDueTo}
 	if e.LocalAS == 0 {
 		e.LocalAS = r.AS
+	}
+	if nb.PeerBFDInfo != nil {
+		// FRR writes "Up", "Down", "Unknown"; as the speaker names them.
+		e.BFD = nb.PeerBFDInfo.Status
 	}
 	if nb.SummaryState != "" && strings.HasPrefix(nb.SummaryState, nb.BGPState) {
 		e.State = nb.SummaryState

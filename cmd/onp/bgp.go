@@ -28,7 +28,8 @@ ends of a session next to each other: the cluster nodes' MetalLB speakers
 (their status) and every router node (FRR's neighbor state on vyos and frr
 nodes; BIRD and gobgpd nodes as far as their tools tell). Each row has the
 local and peer address and AS, the FSM state, how long it has been up or
-down, the IPv4 unicast prefixes sent and received, the last error and the
+down, its BFD state (- without BFD), the IPv4 unicast prefixes sent and
+received, the last error and the
 last NOTIFICATION (code/subcode with names, sent or received, how long ago).
 
 -w follows the sessions and prints each state transition with a timestamp
@@ -96,7 +97,7 @@ name or address). -o json prints the sessions (with -w: one change per line).`,
 // writeSessions prints the session table.
 func writeSessions(w io.Writer, sessions []diagnose.Session) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SESSION\tNODE\tROLE\tLOCAL\tPEER\tSTATE\tUP/DOWN\tPFX SENT/RCVD\tLAST ERROR / NOTIFICATION")
+	fmt.Fprintln(tw, "SESSION\tNODE\tROLE\tLOCAL\tPEER\tSTATE\tUP/DOWN\tBFD\tPFX SENT/RCVD\tLAST ERROR / NOTIFICATION")
 	for _, s := range sessions {
 		for i, e := range s.Ends {
 			name := s.Name
@@ -107,8 +108,12 @@ func writeSessions(w io.Writer, sessions []diagnose.Session) {
 			if e.Name != "" {
 				role += " (" + e.Name + ")"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", name, e.Node, role,
-				endpoint(e.LocalAddress, e.LocalAS), endpoint(e.PeerAddress, e.PeerAS), e.State, upDown(e),
+			bfd := e.BFD
+			if bfd == "" {
+				bfd = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\n", name, e.Node, role,
+				endpoint(e.LocalAddress, e.LocalAS), endpoint(e.PeerAddress, e.PeerAS), e.State, upDown(e), bfd,
 				e.PrefixesSent, e.PrefixesReceived, lastProblem(e))
 		}
 	}
