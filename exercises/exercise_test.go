@@ -45,7 +45,7 @@ func TestCatalogue(t *testing.T) {
 
 func TestUnknownNamesListTheValidOnes(t *testing.T) {
 	_, err := Resolve("asn-mismatc")
-	if !errors.Is(err, ErrUnknown) || !strings.Contains(err.Error(), `"asn-mismatc" is not a built-in exercise (exercises: asn-mismatch, asn-mismatch-speaker, ebgp-multihop,`) {
+	if !errors.Is(err, ErrUnknown) || !strings.Contains(err.Error(), `"asn-mismatc" is not a built-in exercise (exercises: asn-mismatch, asn-mismatch-speaker, bfd-one-side, ebgp-multihop,`) {
 		t.Errorf("%v", err)
 	}
 	_, err = Resolve("./nosuch.yaml")

@@ -119,7 +119,7 @@ func TestExerciseListShowValidate(t *testing.T) {
 		{"workshop", "up", "--students", "2", "--exercise", "nope"},
 	} {
 		r = onpx(t, home, "", args...)
-		if r.code != 2 || !strings.Contains(r.stderr, "is not a built-in exercise (exercises: asn-mismatch, asn-mismatch-speaker, ebgp-multihop, hold-time,") {
+		if r.code != 2 || !strings.Contains(r.stderr, "is not a built-in exercise (exercises: asn-mismatch, asn-mismatch-speaker, bfd-one-side, ebgp-multihop, hold-time,") {
 			t.Errorf("%v: %+v", args, r)
 		}
 	}
