@@ -419,27 +419,8 @@ func (r *Router) Save() (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	path := filepath.Join(r.opts.Dir, ConfigBoot)
-	tmp, err := os.CreateTemp(r.opts.Dir, ".config.boot-*")
-	if err != nil {
-		return "", fmt.Errorf("vyos: save: %w", err)
-	}
-	_, werr := tmp.WriteString(r.active.Boot())
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	cerr := tmp.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp.Name(), 0o660)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return "", fmt.Errorf("vyos: save %s: %w", path, werr)
+	if err := writeFileAtomic(path, r.active.Boot()); err != nil {
+		return "", fmt.Errorf("vyos: save %s: %w", path, err)
 	}
 	r.savedAt = r.gen
 	if r.opts.Dialect == V13 {
