@@ -320,11 +320,9 @@ func TestFailureRollsBack(t *testing.T) {
 	assertGone(t, name)
 }
 
-func TestServicesAreSupervisedAndStoppedOnDown(t *testing.T) {
-	m := manager(t)
-	name := testutil.RandName("s", 6)
-	marker := fmt.Sprint(100000 + os.Getpid()%800000)
-	src := `
+// oneHostLab is a lab of one host node running one service (the
+// arguments: the lab's name, the service in YAML flow style).
+const oneHostLab = `
 name: %s
 networks: [{name: n, subnet: 10.3.0.0/24}]
 nodes:
@@ -333,9 +331,14 @@ nodes:
     interfaces: [{network: n, address: 10.3.0.2}]
     host:
       services:
-        - {name: sleeper, command: [sleep, "%s"]}
+        - %s
 `
-	l := up(t, m, parse(t, src, name, marker))
+
+func TestServicesAreSupervisedAndStoppedOnDown(t *testing.T) {
+	m := manager(t)
+	name := testutil.RandName("s", 6)
+	marker := fmt.Sprint(100000 + os.Getpid()%800000)
+	l := up(t, m, parse(t, oneHostLab, name, fmt.Sprintf(`{name: sleeper, command: [sleep, "%s"]}`, marker)))
 	inv, _ := m.Inspect(context.Background(), l)
 	svc := inv.Nodes[0].Services
 	if len(svc) != 1 || !svc[0].Running {
@@ -376,19 +379,7 @@ func TestDownStopsLateProcesses(t *testing.T) {
 	m := manager(t)
 	name := testutil.RandName("s", 6)
 	late := fmt.Sprint(100000 + (os.Getpid()+7)%800000)
-	src := `
-name: %s
-networks: [{name: n, subnet: 10.3.0.0/24}]
-nodes:
-  - name: a
-    kind: host
-    interfaces: [{network: n, address: 10.3.0.2}]
-    host:
-      services:
-        - name: trapper
-          command: [sh, -c, "trap 'setsid sleep %s & exit 0' TERM; while :; do sleep 1 & wait; done"]
-`
-	l := up(t, m, parse(t, src, name, late))
+	l := up(t, m, parse(t, oneHostLab, name, fmt.Sprintf(`{name: trapper, command: [sh, -c, "trap 'setsid sleep %s & exit 0' TERM; while :; do sleep 1 & wait; done"]}`, late)))
 	testutil.Eventually(t, 5*time.Second, 20*time.Millisecond, func() error {
 		inv, _ := m.Inspect(context.Background(), l)
 		if s := inv.Nodes[0].Services; len(s) != 1 || !s[0].Running {
