@@ -132,7 +132,7 @@ func (c *Client) Ping(ctx context.Context) error {
 }
 
 func decodeObject(b []byte) (api.Object, error) {
-	o, err := kube.Decode(b)
+	o, err := kube.DecodeTrusted(b)
 	if err != nil {
 		return nil, fmt.Errorf("cluster API answered with an object this onp cannot read: %w", err)
 	}
