@@ -139,8 +139,8 @@ func TestChecksOnALab(t *testing.T) {
 		expect(t, res[4], scenarios.Fail, `^expected next hops 10\.99\.1\.10 \(h1\), saw next hops 10\.20\.0\.1 \(r1\) for`)
 		expect(t, res[5], scenarios.Fail, `^expected a route, saw none for`)
 		expect(t, res[6], scenarios.Fail, `^expected a body containing "hello", client_address=10\.99\.2\.99, saw a body without it \(.*\), client_address=10\.99\.2\.10 for`)
-		if a := res[2].Targets[0].Attempts; a < 2 || a > 4 {
-			t.Errorf("a 2 s check made %d attempts, want about 3 (one a second)", a)
+		if a := res[2].Targets[0].Attempts; a < 5 || a > 10 {
+			t.Errorf("a 2 s check made %d attempts, want about 9 (one every 250 ms during the first 5 s)", a)
 		}
 	})
 

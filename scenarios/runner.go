@@ -35,6 +35,15 @@ func (NopObserver) StepDone(*StepResult)                 {}
 // DefaultInterval is the pause between attempts of a check.
 const DefaultInterval = time.Second
 
+// During a check's first FastFor, attempts follow each other FastInterval
+// apart: what converges in a second or two (a BGP session's first connect
+// retry, a route) is seen within a quarter second, and a check that waits
+// longer does not poll its routers more than once a second.
+const (
+	FastInterval = 250 * time.Millisecond
+	FastFor      = 5 * time.Second
+)
+
 // DefaultAttemptTimeout bounds one attempt (one vtysh call, one HTTP GET).
 const DefaultAttemptTimeout = 5 * time.Second
 
@@ -150,9 +159,14 @@ func (r *Runner) RunCheck(ctx context.Context, c *spec.Check) CheckResult {
 	return done()
 }
 
-func (r *Runner) interval() time.Duration {
-	if r.Interval > 0 {
+// interval is the pause before the next attempt of a target that has been
+// tried for elapsed.
+func (r *Runner) interval(elapsed time.Duration) time.Duration {
+	switch {
+	case r.Interval > 0:
 		return r.Interval
+	case elapsed < FastFor:
+		return FastInterval
 	}
 	return DefaultInterval
 }
@@ -190,7 +204,7 @@ func (r *Runner) runTarget(ctx context.Context, c *spec.Check, t target) TargetR
 	)
 	for {
 		attemptStart := time.Now()
-		actx, cancel := context.WithTimeout(ctx, max(min(r.attemptTimeout(), time.Until(end)), r.interval()))
+		actx, cancel := context.WithTimeout(ctx, max(min(r.attemptTimeout(), time.Until(end)), r.interval(FastFor)))
 		o, err := t.attempt(actx)
 		cancel()
 		res.Attempts++
@@ -217,7 +231,7 @@ func (r *Runner) runTarget(ctx context.Context, c *spec.Check, t target) TargetR
 		if !now.Before(end) {
 			break
 		}
-		next := attemptStart.Add(r.interval())
+		next := attemptStart.Add(r.interval(now.Sub(start)))
 		if next.After(end) {
 			next = end
 		}
