@@ -78,8 +78,12 @@ type sessionState struct {
 	routerID         netip.Addr
 	pendingReason    string
 	pendingTo        FSMState
-	lastDialError    string
-	adminReason      string // why the peer was disabled (BFD)
+	// resetReason is why the session itself reset an Established
+	// connection (checkDynamicASN): the reason of the transition that
+	// follows, rather than the read error the reset causes.
+	resetReason   string
+	lastDialError string
+	adminReason   string // why the peer was disabled (BFD)
 	// recvKey and recvAt identify the last received NOTIFICATION, which
 	// may be reported twice (gobgp's record and the sniffer).
 	recvKey string
@@ -520,10 +524,14 @@ func (s *Session) transition(to FSMState, peerASN uint32, rid, reason string) {
 	if to == StateEstablished {
 		s.st.establishedAt = now
 		s.st.establishedCount++
-		s.st.lastDialError = ""
+		s.st.lastDialError, s.st.resetReason = "", ""
 	}
 	if from == StateEstablished {
 		s.st.lastDown = now
+		if s.st.resetReason != "" {
+			reason, s.st.resetReason = s.st.resetReason, ""
+			s.st.history[len(s.st.history)-1].Reason = reason
+		}
 		if reason != "" {
 			s.st.lastError, s.st.lastErrorTime = "session down: "+reason, now
 		}
@@ -668,6 +676,9 @@ func (s *Session) checkDynamicASN(peerASN uint32) {
 	why := fmt.Sprintf("peer AS %d does not match dynamicASN %s (myASN %d)", peerASN, p.DynamicASN, p.MyASN)
 	s.logger().Error("unexpected peer ASN, resetting the session", "op", "connect", "error", why)
 	s.setError(why)
+	s.mu.Lock()
+	s.st.resetReason = why
+	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	// The reason travels in the Cease as a shutdown communication.
