@@ -77,7 +77,10 @@ func (t *tcpListeners) sync(addrs []string) error {
 		go func() {
 			defer t.wg.Done()
 			if err := t.srv.serve(t.ctx, ln, retire); err != nil {
-				t.errc <- err
+				select {
+				case t.errc <- err: // Run stops the router on the first
+				default:
+				}
 			}
 		}()
 		t.log.Info("ssh listening", "tcp", a)
