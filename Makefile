@@ -16,9 +16,11 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/onp
 
 # The whole test suite: unit tests, and as root the integration tests with
-# real namespaces, FRR, BIRD, gobgpd and nftables.
+# real namespaces, FRR, BIRD, gobgpd and nftables; then the speaker and the
+# cluster (the concurrent parts) again under the race detector.
 test: setup build lint
 	$(GO) test -count=1 -timeout 80m $(PKG)
+	$(GO) test -race -count=1 -timeout 30m ./metallb/... ./cluster/...
 
 # Unit tests only (no root needed).
 test-short:

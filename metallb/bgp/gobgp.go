@@ -76,16 +76,24 @@ func (b *gobgpBackend) fixedAttrs() ([]*anypb.Any, error) {
 
 func seconds(d time.Duration) uint64 { return uint64(math.Ceil(d.Seconds())) }
 
+// startMu serializes StartBgp across the process's servers.
+var startMu sync.Mutex
+
 func (b *gobgpBackend) start(ctx context.Context) error {
 	p := b.cfg.params
 	adapter := &logAdapter{log: b.cfg.log, tap: b.cfg.events.tapped}
 	srv := server.NewBgpServer(server.LoggerOption(adapter))
 	go srv.Serve()
+	// gobgp v3's StartBgp writes package globals (table.SelectionOptions,
+	// table.UseMultiplePaths; pkg/server/server.go:2470) for each server:
+	// the same values for all of ours, but one server at a time.
+	startMu.Lock()
 	err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
 		Asn:        p.MyASN,
 		RouterId:   b.cfg.routerID.String(),
 		ListenPort: -1,
 	}})
+	startMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("start gobgp for peer %s: %w", p.PeerString(), err)
 	}
