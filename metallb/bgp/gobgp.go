@@ -85,8 +85,11 @@ func (b *gobgpBackend) start(ctx context.Context) error {
 	srv := server.NewBgpServer(server.LoggerOption(adapter))
 	go srv.Serve()
 	// gobgp v3's StartBgp writes package globals (table.SelectionOptions,
-	// table.UseMultiplePaths; pkg/server/server.go:2470) for each server:
-	// the same values for all of ours, but one server at a time.
+	// table.UseMultiplePaths; pkg/server/server.go:2470) that every server
+	// reads when it selects paths: the same values for all of ours. One
+	// StartBgp at a time at least keeps the writes apart; the reads of
+	// running servers still race with them (benign: the bytes written are
+	// the ones already there), which only a server per process avoids.
 	startMu.Lock()
 	err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
 		Asn:        p.MyASN,
