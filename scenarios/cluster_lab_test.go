@@ -89,7 +89,7 @@ func TestReferenceChecks(t *testing.T) {
 	os.MkdirAll(lab.NodeRunDir(name, "sno4"), 0o755)
 	for _, svc := range []lab.Service{
 		{Name: "cluster-agent", Argv: []string{exe, "__cluster-agent", "--lab", name, "--node", "sno4", "--dir", dir}},
-		{Name: "speaker", Argv: []string{exe, "__speaker", "--node", "sno4", "--api-socket", apiSock, "--status-socket", kinds.SpeakerSocket(name, "sno4")}},
+		{Name: "speaker", Argv: []string{exe, "speaker", "--node", "sno4", "--api-socket", apiSock, "--status-socket", kinds.SpeakerSocket(name, "sno4")}},
 	} {
 		if err := node.Start(ctx, svc); err != nil {
 			t.Fatal(err)

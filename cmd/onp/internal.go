@@ -1,14 +1,12 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/netip"
-	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/onp-lab/onp/cluster"
+	"github.com/onp-lab/onp/internal/daemons"
 	"github.com/onp-lab/onp/lab/kinds"
 	"github.com/onp-lab/onp/lab/supervisor"
 	"github.com/onp-lab/onp/metallb/speaker"
@@ -58,19 +56,11 @@ func (a *app) vyosRouterCommand() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if usersFile != "" {
-				b, err := os.ReadFile(usersFile)
-				if err != nil {
-					return err
-				}
-				var us []kinds.RouterUser
-				if err := json.Unmarshal(b, &us); err != nil {
-					return fmt.Errorf("%s: %w", usersFile, err)
-				}
-				for _, u := range us {
-					o.Users = append(o.Users, appliance.User{Name: u.Name, Password: u.Password, AuthorizedKeys: u.AuthorizedKeys})
-				}
+			us, err := daemons.RouterUsers(usersFile)
+			if err != nil {
+				return err
 			}
+			o.Users = us
 			o.Logger = a.logger()
 			return appliance.Run(cmd.Context(), o)
 		},
