@@ -82,17 +82,10 @@ func (d *diag) ruleBFD(p *pair) *Finding {
 	return &Finding{
 		Cause: CauseBFDDown, Where: p.speakerNode,
 		Summary: fmt.Sprintf("both ends run BFD for the session between %s and %s, but it is not Up (speaker %s, %s %s); %s",
-			p.speakerNode, p.routerNode, bfdState(sb), p.routerNode, rb, bgpUp),
+			p.speakerNode, p.routerNode, sb.State, p.routerNode, rb, bgpUp),
 		Fix:      []string{fmt.Sprintf("check that UDP 3784 passes both ways between %s and %s (onp trace --lab %s shows the BFD packets), and that both ends use single-hop BFD", p.speakerAddr, p.routerAddr, d.ev.Lab)},
 		Evidence: evl,
 	}
-}
-
-func bfdState(b *speaker.BFDStatus) string {
-	if b == nil {
-		return "no BFD"
-	}
-	return b.State
 }
 
 // bfdSpeakerLine is the speaker's BFD session, or that it has none.

@@ -596,10 +596,15 @@ type statusBatch struct {
 	m     *MetalLB
 	ctx   context.Context
 	bu    kube.BatchStatusUpdater
-	svcs  []*api.Service
-	outs  []allocator.Outcome
-	pools []string
+	items []batchItem
 	errs  []error
+}
+
+// batchItem is a service to write and what its write finishes.
+type batchItem struct {
+	svc  *api.Service
+	out  allocator.Outcome
+	pool string
 }
 
 func (m *MetalLB) newBatch(ctx context.Context, c kube.Interface) *statusBatch {
@@ -614,32 +619,32 @@ func (b *statusBatch) add(svc *api.Service, out allocator.Outcome, pool string) 
 	if b == nil || b.bu == nil {
 		return false
 	}
-	b.svcs, b.outs, b.pools = append(b.svcs, svc), append(b.outs, out), append(b.pools, pool)
-	if len(b.svcs) >= statusBatchSize {
+	b.items = append(b.items, batchItem{svc, out, pool})
+	if len(b.items) >= statusBatchSize {
 		b.write()
 	}
 	return true
 }
 
 func (b *statusBatch) write() {
-	if len(b.svcs) == 0 {
+	if len(b.items) == 0 {
 		return
 	}
-	objs := make([]api.Object, len(b.svcs))
-	for i, s := range b.svcs {
-		objs[i] = s
+	objs := make([]api.Object, len(b.items))
+	for i, it := range b.items {
+		objs[i] = it.svc
 	}
 	for i, err := range b.bu.UpdateWithStatusAll(b.ctx, objs) {
-		out := b.outs[i]
+		it := b.items[i]
 		if err != nil {
-			b.errs = append(b.errs, fmt.Errorf("service %s: %w", out.Key, err))
-			b.m.dirty.Requeue(dirtyServices, out.Key)
+			b.errs = append(b.errs, fmt.Errorf("service %s: %w", it.out.Key, err))
+			b.m.dirty.Requeue(dirtyServices, it.out.Key)
 			continue
 		}
-		b.m.log().Info("service addresses", "service", out.Key, "ips", out.IPs, "pool", b.pools[i])
-		b.m.finish(b.svcs[i], out)
+		b.m.log().Info("service addresses", "service", it.out.Key, "ips", it.out.IPs, "pool", it.pool)
+		b.m.finish(it.svc, it.out)
 	}
-	b.svcs, b.outs, b.pools = b.svcs[:0], b.outs[:0], b.pools[:0]
+	b.items = b.items[:0]
 }
 
 // flush writes what is left and returns the failures of the batch.

@@ -95,18 +95,6 @@ func (t *tcpListeners) sync(addrs []string) error {
 	return errors.Join(errs...)
 }
 
-// addrs are the open addresses, sorted.
-func (t *tcpListeners) addrs() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var out []string
-	for a := range t.active {
-		out = append(out, a)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // listenTCP opens a TCP listener inside the router's namespace. It may
 // bind an address no interface has yet (IP_FREEBIND), as sshd with a
 // listen-address configured before its interface comes up.
