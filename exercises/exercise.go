@@ -26,7 +26,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -230,17 +229,7 @@ func Builtins() []Info {
 	return out
 }
 
-func builtinNames() []string {
-	ents, _ := fs.ReadDir(builtinFS, "builtin")
-	var names []string
-	for _, e := range ents {
-		if n, ok := strings.CutSuffix(e.Name(), ".yaml"); ok && !e.IsDir() {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	return names
-}
+func builtinNames() []string { return yamlx.Names(builtinFS, "builtin") }
 
 // ErrUnknown is returned (wrapped) for a name that is neither a built-in
 // exercise nor a file.

@@ -3,12 +3,11 @@ package scenarios
 import (
 	"embed"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
-	"sort"
 	"strings"
 
+	"github.com/onp-lab/onp/internal/yamlx"
 	"github.com/onp-lab/onp/scenarios/format"
 	"github.com/onp-lab/onp/topology"
 )
@@ -46,17 +45,7 @@ func Builtins() []BuiltinInfo {
 	return out
 }
 
-func builtinNames() []string {
-	ents, _ := fs.ReadDir(builtinFS, "builtin")
-	var names []string
-	for _, e := range ents {
-		if n, ok := strings.CutSuffix(e.Name(), ".yaml"); ok && !e.IsDir() {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	return names
-}
+func builtinNames() []string { return yamlx.Names(builtinFS, "builtin") }
 
 // BuiltinSource returns the YAML text of a built-in scenario.
 func BuiltinSource(name string) ([]byte, error) {

@@ -150,9 +150,10 @@ func (f *labFaults) Block(ctx context.Context, node, proto string, port uint16, 
 	return BlockPort(p, proto, port, block)
 }
 
-// BlockPort adds (block true) or removes the rules that drop a TCP or UDP
-// port in the network namespace at nsPath.
-func BlockPort(nsPath, proto string, port uint16, block bool) error {
+// faultConn checks a port fault's protocol (its IP protocol number) and
+// opens nftables in the namespace at nsPath; the caller closes the
+// connection (CloseLasting).
+func faultConn(nsPath, proto string) (byte, *nftables.Conn, error) {
 	var l4 byte
 	switch proto {
 	case "tcp":
@@ -160,7 +161,7 @@ func BlockPort(nsPath, proto string, port uint16, block bool) error {
 	case "udp":
 		l4 = unix.IPPROTO_UDP
 	default:
-		return Permanent(fmt.Errorf("unknown protocol %q: use tcp or udp", proto))
+		return 0, nil, Permanent(fmt.Errorf("unknown protocol %q: use tcp or udp", proto))
 	}
 	var c *nftables.Conn
 	if err := nsx.Do(nsPath, func() error {
@@ -168,7 +169,17 @@ func BlockPort(nsPath, proto string, port uint16, block bool) error {
 		c, err = nftables.New(nftables.AsLasting())
 		return err
 	}); err != nil {
-		return fmt.Errorf("nftables: %w", err)
+		return 0, nil, fmt.Errorf("nftables: %w", err)
+	}
+	return l4, c, nil
+}
+
+// BlockPort adds (block true) or removes the rules that drop a TCP or UDP
+// port in the network namespace at nsPath.
+func BlockPort(nsPath, proto string, port uint16, block bool) error {
+	l4, c, err := faultConn(nsPath, proto)
+	if err != nil {
+		return err
 	}
 	defer c.CloseLasting()
 	comment := blockComment(proto, port)

@@ -79,27 +79,15 @@ func (f *labFaults) Reject(ctx context.Context, node, proto string, port uint16)
 // elsewhere still work, as with a host firewall's "reject" rule. unblock
 // (BlockPort with block false) removes it.
 func RejectPort(nsPath, proto string, port uint16) error {
-	var l4 byte
-	var verdict expr.Any
-	switch proto {
-	case "tcp":
-		l4 = unix.IPPROTO_TCP
-		verdict = &expr.Reject{Type: unix.NFT_REJECT_TCP_RST}
-	case "udp":
-		l4 = unix.IPPROTO_UDP
-		verdict = &expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_PORT_UNREACH}
-	default:
-		return Permanent(fmt.Errorf("unknown protocol %q: use tcp or udp", proto))
-	}
-	var c *nftables.Conn
-	if err := nsx.Do(nsPath, func() error {
-		var err error
-		c, err = nftables.New(nftables.AsLasting())
+	l4, c, err := faultConn(nsPath, proto)
+	if err != nil {
 		return err
-	}); err != nil {
-		return fmt.Errorf("nftables: %w", err)
 	}
 	defer c.CloseLasting()
+	var verdict expr.Any = &expr.Reject{Type: unix.NFT_REJECT_TCP_RST}
+	if l4 == unix.IPPROTO_UDP {
+		verdict = &expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_PORT_UNREACH}
+	}
 	comment := rejectComment(proto, port)
 	table := &nftables.Table{Family: nftables.TableFamilyINet, Name: FaultTable}
 	c.AddTable(table)

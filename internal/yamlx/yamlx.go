@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"reflect"
 	"sort"
@@ -643,4 +644,18 @@ func Merge(decodeErr, laterErr error) error {
 		}
 	}
 	return out.Err()
+}
+
+// Names lists the YAML files (*.yaml) in dir of fsys by name, without the
+// extension, sorted: an embedded catalogue's entries.
+func Names(fsys fs.FS, dir string) []string {
+	ents, _ := fs.ReadDir(fsys, dir)
+	var names []string
+	for _, e := range ents {
+		if n, ok := strings.CutSuffix(e.Name(), ".yaml"); ok && !e.IsDir() {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
 }
