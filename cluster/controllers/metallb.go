@@ -173,17 +173,33 @@ func (m *MetalLB) echo(ch kube.Change) bool {
 		return false
 	}
 	a, b := ch.Old.(*api.Service), ch.New.(*api.Service)
-	same := func(k, v string) bool { return k == api.AnnotationIPAllocateFromPool }
-	ac, bc := maps.Clone(a.Annotations), maps.Clone(b.Annotations)
-	maps.DeleteFunc(ac, same)
-	maps.DeleteFunc(bc, same)
-	if !maps.Equal(ac, bc) {
+	if !equalBut(a.Annotations, b.Annotations, api.AnnotationIPAllocateFromPool) {
 		return false
 	}
 	m.settledMu.Lock()
 	defer m.settledMu.Unlock()
 	st, ok := m.settled[ch.Key]
 	return ok && st == settledState(b.Annotations[api.AnnotationIPAllocateFromPool], b.Status.LoadBalancer.Ingress)
+}
+
+// equalBut reports whether two maps are equal apart from key skip (this
+// runs for every service change, with the store locked: no copies).
+func equalBut(a, b map[string]string, skip string) bool {
+	n := 0
+	for k, v := range a {
+		if k == skip {
+			continue
+		}
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+		n++
+	}
+	_, inB := b[skip]
+	if inB {
+		n++
+	}
+	return n == len(b)
 }
 
 // Resync implements the agent's Informed.
