@@ -1,11 +1,7 @@
 package diagnose_test
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"testing"
 
 	"github.com/onp-lab/onp/internal/daemons"
@@ -18,19 +14,7 @@ import (
 // The test binary doubles as onp for the processes labs start: the
 // supervisor, the frr kind's router process, the vyos appliance, the
 // cluster agent and the speaker (with the arguments the kinds give them).
-func TestMain(m *testing.M) {
-	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	ok, err := daemons.Run(ctx, os.Args[1:], nil)
-	cancel()
-	if !ok {
-		os.Exit(m.Run())
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(0)
-}
+func TestMain(m *testing.M) { daemons.Main(m.Run) }
 
 // manager builds labs with the real kinds; its state lives in a short
 // temporary directory (unix socket paths must stay short).

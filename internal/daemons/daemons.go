@@ -13,7 +13,9 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/onp-lab/onp/cluster"
 	"github.com/onp-lab/onp/lab/kinds"
@@ -143,3 +145,19 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// Main is the TestMain of a test binary that stands in for onp: it runs
+// the process its arguments name, or else the tests, and exits.
+func Main(tests func() int) {
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	ok, err := Run(ctx, os.Args[1:], nil)
+	cancel()
+	if !ok {
+		os.Exit(tests())
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
